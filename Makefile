@@ -1,0 +1,44 @@
+# Two commands on a fresh machine with Python 3.11 and make:
+#   make serve   create .venv, install, build dist/, serve on http://127.0.0.1:8000
+#   make test    create .venv, install, lint + type check + all tests
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: serve test lint typecheck pytest validate build bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/psm-kg build
+
+serve: build
+	$(BIN)/psm-kg serve --host $(HOST) --port $(PORT)
+
+validate: $(STAMP)
+	$(BIN)/psm-kg validate
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_validate.py
+
+clean:
+	rm -rf dist .mypy_cache .pytest_cache .ruff_cache
