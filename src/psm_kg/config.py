@@ -1,0 +1,175 @@
+"""Settings: declared once, read once, injected everywhere else.
+
+Precedence, lowest to highest: the defaults below, environment variables ``PSM_KG_<FIELD>``
+(``PSM_KG_PORT=9000``), then options given on the command line. This is the only module that reads
+``os.environ``; everything else receives a :class:`Settings`.
+
+A bad value raises :class:`SettingsError`, which names the key, the value and the expected type,
+so that a typo in a deployment shows up as one readable line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from psm_kg.errors import PsmKgError
+
+ENV_PREFIX = "PSM_KG_"
+
+
+class SettingsError(PsmKgError, ValueError):
+    """A setting has a value of the wrong type or outside its range."""
+
+    def __init__(self, key: str, value: object, expected: str) -> None:
+        self.key = key
+        self.value = value
+        self.expected = expected
+        super().__init__(f"setting {key}={value!r} is invalid: expected {expected}")
+
+
+def _repository_root() -> Path:
+    """The checkout that holds ontology/ and data/, or the current directory when installed.
+
+    In an editable install this file lives at <root>/src/psm_kg/config.py; in a wheel it lives in
+    site-packages, with no ontology/ two levels up, so the working directory is the best guess.
+    """
+    candidate = Path(__file__).resolve().parents[2]
+    if (candidate / "ontology").is_dir() or (candidate / "pyproject.toml").is_file():
+        return candidate
+    return Path.cwd()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the CLI and the HTTP app can be told from outside."""
+
+    root: Path = field(default_factory=_repository_root)
+    dist_dir: Path = Path("dist")  # a relative path is taken relative to root
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_iri: str = "https://w3id.org/psm/"
+    query_timeout_s: float = 10.0
+    max_body_bytes: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        # Absolute paths, so that a later chdir (uvicorn, tests) cannot change what they denote.
+        object.__setattr__(self, "root", self.root.absolute())
+        object.__setattr__(self, "dist_dir", (self.root / self.dist_dir).absolute())
+        port, timeout, body = self.port, self.query_timeout_s, self.max_body_bytes
+        _check_range("port", port, 1 <= port <= 65535, "an integer from 1 to 65535")
+        _check_range("query_timeout_s", timeout, timeout > 0, "a number > 0")
+        _check_range("max_body_bytes", body, body > 0, "an integer > 0")
+        parts = urlsplit(self.base_iri)
+        base_ok = parts.scheme in ("http", "https") and bool(parts.netloc)
+        base_ok = base_ok and self.base_iri.endswith("/")
+        _check_range("base_iri", self.base_iri, base_ok, "an http(s) IRI ending in /")
+
+    @property
+    def ontology_path(self) -> Path:
+        return self.root / "ontology" / "psm.ttl"
+
+    @property
+    def shapes_dir(self) -> Path:
+        return self.root / "ontology" / "shapes"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+
+def _check_range(key: str, value: object, ok: bool, expected: str) -> None:
+    if not ok:
+        raise SettingsError(key, value, expected)
+
+
+def _parse_int(text: str) -> int:
+    return int(text.strip())
+
+
+def _parse_float(text: str) -> float:
+    number = float(text.strip())
+    if number != number or number in (float("inf"), float("-inf")):  # NaN or infinite
+        raise ValueError(text)
+    return number
+
+
+def _parse_path(text: str) -> Path:
+    if not text.strip():
+        raise ValueError(text)
+    return Path(text).expanduser()
+
+
+def _parse_str(text: str) -> str:
+    return text
+
+
+# field name -> (parser for text from the environment, accepted Python types, the expected type
+# as error messages name it)
+_FIELDS: dict[str, tuple[Callable[[str], Any], tuple[type, ...], str]] = {
+    "root": (_parse_path, (Path,), "a directory path"),
+    "dist_dir": (_parse_path, (Path,), "a directory path"),
+    "host": (_parse_str, (str,), "a host name or IP address"),
+    "port": (_parse_int, (int,), "an integer from 1 to 65535"),
+    "base_iri": (_parse_str, (str,), "an http(s) IRI ending in /"),
+    "query_timeout_s": (_parse_float, (float, int), "a number of seconds"),
+    "max_body_bytes": (_parse_int, (int,), "an integer number of bytes"),
+}
+assert set(_FIELDS) == {f.name for f in dataclasses.fields(Settings)}, "every field needs a parser"
+
+
+def env_key(field_name: str) -> str:
+    """The environment variable that sets a field: ``port`` -> ``PSM_KG_PORT``."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def _values_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    known = {env_key(name): name for name in _FIELDS}
+    values: dict[str, Any] = {}
+    for key, text in sorted(env.items()):
+        if not key.startswith(ENV_PREFIX):
+            continue
+        name = known.get(key)
+        if name is None:
+            # A misspelt variable would otherwise be ignored without a word.
+            raise SettingsError(key, text, "a known variable: " + ", ".join(sorted(known)))
+        parse, _types, expected = _FIELDS[name]
+        try:
+            values[name] = parse(text)
+        except ValueError:
+            raise SettingsError(key, text, expected) from None
+    return values
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from the defaults, then ``env`` (default: the process environment), then overrides.
+
+    Overrides are typed values from the command line; ``None`` means "not given" and is skipped.
+    A relative dist_dir is relative to root, so when only root changes, dist_dir follows it.
+    """
+    values = _values_from_env(os.environ if env is None else env)
+    for name, value in overrides.items():
+        if name not in _FIELDS:
+            raise TypeError(f"unknown setting {name!r}")
+        if value is None:
+            continue
+        _parse, types, expected = _FIELDS[name]
+        if isinstance(value, bool) or not isinstance(value, types):  # bool is an int; never a port
+            raise SettingsError(name, value, expected)
+        values[name] = value
+    try:
+        return Settings(**values)
+    except SettingsError as error:
+        # Range checks run in Settings and know only the field; name the variable the user set.
+        if error.key in overrides and overrides[error.key] is not None:
+            raise
+        source = os.environ if env is None else env
+        key = env_key(error.key)
+        if key in source:
+            raise SettingsError(key, source[key], error.expected) from None
+        raise

@@ -1,0 +1,70 @@
+"""One table of the serialisation formats this project reads and writes.
+
+Each format has a name, its canonical media type, its file extension and a kind: ``results`` for
+SPARQL SELECT/ASK results, ``graph`` for triples, ``dataset`` for quads. Lookups ignore media type
+parameters (``; charset=utf-8``) and case. The serialisers themselves live with the thing they
+serialise (store.py maps a Format onto pyoxigraph's own format by media type), so this module stays
+free of engine types and the routers can import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FormatKind(StrEnum):
+    RESULTS = "results"
+    GRAPH = "graph"
+    DATASET = "dataset"
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    media_type: str
+    extension: str
+    kind: FormatKind
+    # Other media types clients send for the same thing; matched in Accept, never sent back.
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        return (self.media_type, *self.aliases)
+
+
+SPARQL_JSON = Format(
+    "SPARQL JSON",
+    "application/sparql-results+json",
+    "srj",
+    FormatKind.RESULTS,
+    ("application/json",),
+)
+TURTLE = Format("Turtle", "text/turtle", "ttl", FormatKind.GRAPH, ("application/x-turtle",))
+N_TRIPLES = Format("N-Triples", "application/n-triples", "nt", FormatKind.GRAPH)
+N_QUADS = Format("N-Quads", "application/n-quads", "nq", FormatKind.DATASET)
+TRIG = Format("TriG", "application/trig", "trig", FormatKind.DATASET)
+
+FORMATS: tuple[Format, ...] = (SPARQL_JSON, TURTLE, N_TRIPLES, N_QUADS, TRIG)
+
+
+def essence(media_type: str) -> str:
+    """``Text/Turtle; charset=UTF-8`` -> ``text/turtle``: the part that names the format."""
+    return media_type.split(";", 1)[0].strip().lower()
+
+
+def by_media_type(media_type: str) -> Format | None:
+    """The format a media type (or one of its aliases) names, parameters ignored."""
+    wanted = essence(media_type)
+    return next((fmt for fmt in FORMATS if wanted in fmt.media_types), None)
+
+
+def by_extension(extension: str) -> Format | None:
+    """The format for a file extension, with or without the leading dot."""
+    wanted = extension.lower().removeprefix(".")
+    return next((fmt for fmt in FORMATS if fmt.extension == wanted), None)
+
+
+def of_kind(kind: FormatKind) -> tuple[Format, ...]:
+    """The formats of one kind, in table order (the server's order of preference)."""
+    return tuple(fmt for fmt in FORMATS if fmt.kind is kind)

@@ -1,0 +1,66 @@
+"""Shared fixtures: a copy of the tiny project tree in tests/data/app/tree/, built once per session.
+
+Tests never build into tests/data/: every tree is copied to a temporary directory first. Settings
+are loaded with an empty environment, so PSM_KG_* variables of the developer's shell cannot leak in.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from psm_kg.app import create_app
+from psm_kg.build import build_dist
+from psm_kg.config import Settings, load_settings
+from psm_kg.store import Store
+
+APP_DATA = Path(__file__).parent / "data" / "app"
+FIXTURE_TREE = APP_DATA / "tree"
+
+
+def copy_tree(destination: Path) -> Path:
+    """A fresh, writable copy of the fixture tree at ``destination``."""
+    shutil.copytree(FIXTURE_TREE, destination)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def app_data() -> Path:
+    """tests/data/app/: the fixture tree (tree/) and single files to drop into a copy of it."""
+    return APP_DATA
+
+
+@pytest.fixture
+def app_tree(tmp_path: Path) -> Path:
+    """A copy of the fixture tree this test may change (add files, build into it)."""
+    return copy_tree(tmp_path / "tree")
+
+
+@pytest.fixture
+def settings(app_tree: Path) -> Settings:
+    return load_settings(env={}, root=app_tree)
+
+
+@pytest.fixture(scope="session")
+def built_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings for a copy of the fixture tree whose dist/ has been built. Do not modify."""
+    root = copy_tree(tmp_path_factory.mktemp("built") / "tree")
+    settings = load_settings(env={}, root=root)
+    build_dist(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def store(built_settings: Settings) -> Store:
+    return Store.from_dist(built_settings.dist_dir)
+
+
+@pytest.fixture
+def client(built_settings: Settings, store: Store) -> Iterator[TestClient]:
+    """The real app over the built fixture tree; server errors come back as responses."""
+    with TestClient(create_app(built_settings, store), raise_server_exceptions=False) as client:
+        yield client

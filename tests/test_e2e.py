@@ -1,0 +1,136 @@
+"""End to end: the real server (`python -m psm_kg serve`) on 127.0.0.1, queried with httpx."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from psm_kg import build
+
+pytestmark = pytest.mark.e2e
+
+STARTUP_LIMIT_S = 20.0
+QUERY_TIMEOUT_S = 1.0  # the server's limit, small so the timeout test is quick
+PILLARS = "SELECT ?p WHERE { ?p a <https://w3id.org/psm/ontology#Pillar> }"
+# About 4.5 million rows on the fixture tree: runs far past QUERY_TIMEOUT_S if not stopped.
+MANY_ROWS = "SELECT * { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"the server exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the server did not answer /healthz within {STARTUP_LIMIT_S} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, app_data: Path) -> Iterator[str]:
+    """A server on a fresh copy of the fixture tree, without dist/: serve builds it."""
+    root = tmp_path_factory.mktemp("e2e") / "tree"
+    shutil.copytree(app_data / "tree", root)
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PSM_KG_")}
+    env["PSM_KG_QUERY_TIMEOUT_S"] = str(QUERY_TIMEOUT_S)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "psm_kg", "serve", "--root", str(root), "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base_url, process)
+        assert (root / "dist" / build.NQUADS_FILE).is_file()
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+
+
+def bindings(response: httpx.Response) -> list[dict[str, dict[str, str]]]:
+    rows: list[dict[str, dict[str, str]]] = response.json()["results"]["bindings"]
+    return rows
+
+
+def test_get_query_answers_sparql_json(server: str) -> None:
+    response = httpx.get(f"{server}/sparql", params={"query": PILLARS})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/sparql-results+json"
+    assert len(bindings(response)) == 2
+
+
+def test_post_form_query_answers_sparql_json(server: str) -> None:
+    response = httpx.post(f"{server}/sparql", data={"query": PILLARS})
+    assert response.status_code == 200
+    assert len(bindings(response)) == 2
+
+
+def test_post_sparql_query_body_answers_turtle_for_construct(server: str) -> None:
+    response = httpx.post(
+        f"{server}/sparql",
+        content="CONSTRUCT WHERE { ?s a <https://w3id.org/psm/ontology#Pillar> }",
+        headers={"content-type": "application/sparql-query", "accept": "text/turtle"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/turtle")
+    assert "pillar/2025-2027/sostenibilita" in response.text
+
+
+def test_errors_come_back_in_the_one_shape(server: str) -> None:
+    response = httpx.get(f"{server}/sparql", params={"query": "SELECT ?s {"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert set(response.json()) >= {"status", "title", "detail"}
+
+
+def test_a_long_query_times_out_without_blocking_other_requests(server: str) -> None:
+    outcome: dict[str, httpx.Response] = {}
+
+    def long_query() -> None:
+        outcome["response"] = httpx.get(
+            f"{server}/sparql", params={"query": MANY_ROWS}, timeout=30.0
+        )
+
+    started = time.monotonic()
+    worker = threading.Thread(target=long_query)
+    worker.start()
+    time.sleep(0.2)  # let the query start
+    health = httpx.get(f"{server}/healthz", timeout=5.0)
+    health_seconds = time.monotonic() - started
+    worker.join(timeout=30.0)
+    assert health.status_code == 200
+    assert health_seconds < QUERY_TIMEOUT_S  # answered while the query was still running
+    assert outcome["response"].status_code == 503
+    assert outcome["response"].json()["title"] == "Query timed out"
+    assert time.monotonic() - started < QUERY_TIMEOUT_S + 5.0

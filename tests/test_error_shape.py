@@ -1,0 +1,139 @@
+"""Every error leaves through one shape: {"status", "title", "detail"} plus context fields.
+
+Walks each error route of the app and pins the shape, the media type and the absence of tracebacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx2
+import pytest
+from starlette.testclient import TestClient
+
+from psm_kg.app import create_app
+from psm_kg.config import Settings
+from psm_kg.store import QueryOutcome, Store
+
+FORM = "application/x-www-form-urlencoded"
+Send = Callable[[TestClient], httpx2.Response]
+
+ERROR_ROUTES: list[tuple[str, Send, int]] = [
+    ("malformed query", lambda c: c.get("/sparql", params={"query": "SELECT ?s {"}), 400),
+    ("missing query", lambda c: c.get("/sparql"), 400),
+    (
+        "missing form query",
+        lambda c: c.post("/sparql", content=b"", headers={"content-type": FORM}),
+        400,
+    ),
+    ("unknown path", lambda c: c.get("/no/such/page"), 404),
+    ("method not allowed", lambda c: c.put("/sparql", content=b"x"), 405),
+    ("method not allowed on healthz", lambda c: c.delete("/healthz"), 405),
+    (
+        "not acceptable",
+        lambda c: c.get("/sparql", params={"query": "ASK {}"}, headers={"accept": "text/html"}),
+        406,
+    ),
+    (
+        "unsupported content type",
+        lambda c: c.post("/sparql", content=b"{}", headers={"content-type": "application/json"}),
+        415,
+    ),
+    ("no content type", lambda c: c.post("/sparql", content=b"query=ASK{}"), 415),
+    ("update refused", lambda c: c.post("/sparql", data={"update": "DROP ALL"}), 400),
+    ("update as query", lambda c: c.get("/sparql", params={"query": "CLEAR ALL"}), 400),
+    (
+        "body not UTF-8",
+        lambda c: c.post(
+            "/sparql", content=b"ASK {\xff}", headers={"content-type": "application/sparql-query"}
+        ),
+        400,
+    ),
+]
+
+
+def assert_problem_shape(response: httpx2.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, object] = response.json()
+    assert problem["status"] == status
+    assert isinstance(problem["title"], str)
+    assert problem["title"]
+    assert isinstance(problem["detail"], str)
+    assert problem["detail"]
+    assert "Traceback" not in response.text
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("send", "status"),
+    [route[1:] for route in ERROR_ROUTES],
+    ids=[route[0] for route in ERROR_ROUTES],
+)
+def test_every_error_route_answers_the_one_error_shape(
+    client: TestClient, send: Send, status: int
+) -> None:
+    assert_problem_shape(send(client), status)
+
+
+def test_the_406_names_what_was_asked_and_what_is_available(client: TestClient) -> None:
+    response = client.get("/sparql", params={"query": "ASK {}"}, headers={"accept": "text/html"})
+    problem = assert_problem_shape(response, 406)
+    assert problem["accept"] == "text/html"
+    assert problem["available"] == ["application/sparql-results+json"]
+
+
+def test_the_405_lists_the_allowed_methods_in_the_body_and_the_allow_header(
+    client: TestClient,
+) -> None:
+    response = client.put("/sparql", content=b"x")
+    problem = assert_problem_shape(response, 405)
+    assert set(problem["allowed"]) == {"GET", "POST"}  # type: ignore[arg-type]
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "POST"}
+
+
+def test_the_415_lists_the_supported_content_types(client: TestClient) -> None:
+    response = client.post("/sparql", content=b"{}", headers={"content-type": "application/json"})
+    problem = assert_problem_shape(response, 415)
+    assert problem["content_type"] == "application/json"
+    assert "application/sparql-query" in problem["supported"]  # type: ignore[operator]
+
+
+def test_the_404_names_the_path(client: TestClient) -> None:
+    problem = assert_problem_shape(client.get("/no/such/page"), 404)
+    assert problem["path"] == "/no/such/page"
+
+
+class FailingStore(Store):
+    """A store whose queries fail with an unexpected exception, as a bug would."""
+
+    def query(self, sparql: str, *, timeout_s: float) -> QueryOutcome:
+        raise RuntimeError("secret internal detail")
+
+
+def test_an_unexpected_error_is_a_500_in_the_same_shape_without_its_text(
+    built_settings: Settings, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    failing = FailingStore(store._engine, store.content_hash)
+    with TestClient(create_app(built_settings, failing), raise_server_exceptions=False) as client:
+        response = client.get("/sparql", params={"query": "ASK {}"})
+    assert_problem_shape(response, 500)
+    assert "secret internal detail" not in response.text
+    assert "secret internal detail" in caplog.text  # logged for the operator
+
+
+def test_a_request_validation_error_is_a_400_in_the_same_shape(
+    built_settings: Settings, store: Store
+) -> None:
+    app = create_app(built_settings, store)
+
+    # No route of this version declares typed parameters; a later router will. This one does.
+    @app.get("/typed")
+    async def typed(limit: int) -> dict[str, int]:
+        return {"limit": limit}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/typed", params={"limit": "many"})
+    problem = assert_problem_shape(response, 400)
+    assert problem["errors"] == [{"loc": ["query", "limit"], "msg": problem["errors"][0]["msg"]}]  # type: ignore[index]
+    assert "many" not in response.text  # the client's input is not echoed back
