@@ -188,10 +188,12 @@ def test_validate_an_unparsable_file_exits_2_without_a_traceback(
     assert "Traceback" not in result.output
 
 
-def test_validate_a_path_that_does_not_exist_is_a_usage_error(app_tree: Path) -> None:
-    result = run("validate", "--root", str(app_tree), str(app_tree / "missing.ttl"))
+def test_validate_a_path_that_does_not_exist_exits_2_naming_it(app_tree: Path) -> None:
+    missing = app_tree / "missing.ttl"
+    result = run("validate", "--root", str(app_tree), str(missing))
     assert result.exit_code == 2
-    assert "does not exist" in result.stderr
+    assert f"{missing}: no such file or directory" in result.stdout
+    assert "Traceback" not in result.output
 
 
 def test_validate_without_shapes_exits_2_saying_where_it_looked(app_tree: Path) -> None:

@@ -51,33 +51,41 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @ROOT_OPTION
-def validate(paths: tuple[Path, ...], root: Path | None) -> None:
+@click.option(
+    "--fail-on",
+    type=click.Choice(["violation", "warning", "info"]),
+    default="violation",
+    show_default=True,
+    help="Exit 1 when a result of this severity or a graver one is found.",
+)
+def validate(paths: tuple[Path, ...], root: Path | None, fail_on: str) -> None:
     """Check the ontology and the data against the SHACL shapes.
 
     PATHS are Turtle files or folders of them [default: ontology/psm.ttl and data/]. The shapes are
-    every ontology/shapes/*.ttl.
+    every ontology/shapes/*.ttl. The psm ontology is always loaded with the data, because the shapes
+    rely on its class hierarchy and on the terms it defines (e.g. the derivation methods).
 
     \b
     Exit codes:
-      0  the data conforms to the shapes
-      1  the data violates at least one shape (the report lists each result)
+      0  no result at --fail-on severity or graver (warnings alone pass by default)
+      1  at least one result at --fail-on severity or graver (a Violation by default)
       2  an input cannot be read or parsed, or the command was used wrongly
     """
     # Imported here: pySHACL is slow to import and only this command needs it.
     from psm_kg.report import render_text
-    from psm_kg.validation import validate_paths
+    from psm_kg.validation import Severity, validate_paths
 
     settings = _settings(root=root)
-    data = list(paths) or [settings.ontology_path, settings.data_dir]
+    data = [settings.ontology_path, *(paths or [settings.data_dir])]
     shapes = sorted(settings.shapes_dir.glob("*.ttl"))
     if not shapes:
         raise InputError(f"no shapes to validate against: {settings.shapes_dir} has no *.ttl files")
     report = validate_paths(data, shapes)
     text = render_text(report, color=sys.stdout.isatty())
     click.echo(text, nl=not text.endswith("\n"))
-    sys.exit(report.exit_code)
+    sys.exit(report.exit_code_failing_on(Severity[fail_on.upper()]))
 
 
 @main.command()

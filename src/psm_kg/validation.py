@@ -29,6 +29,13 @@ class Severity(enum.Enum):
     WARNING = "Warning"
     INFO = "Info"
 
+    def at_least(self, threshold: Severity) -> bool:
+        """True when this severity is as grave as ``threshold`` or graver (Info < Warning < ...)."""
+        return _RANK[self] >= _RANK[threshold]
+
+
+_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.VIOLATION: 2}
+
 
 _SEVERITY_BY_IRI: dict[Node | None, Severity] = {
     SH.Violation: Severity.VIOLATION,
@@ -70,9 +77,13 @@ class Report:
     @property
     def exit_code(self) -> int:
         """2 for unreadable input, else 1 for any Violation, else 0 (as pySHACL's CLI)."""
+        return self.exit_code_failing_on(Severity.VIOLATION)
+
+    def exit_code_failing_on(self, threshold: Severity) -> int:
+        """2 for unreadable input, else 1 for any result at ``threshold`` or graver, else 0."""
         if self.errors:
             return 2
-        return 0 if self.conforms else 1
+        return 1 if any(r.severity.at_least(threshold) for r in self.results) else 0
 
     def count(self, severity: Severity) -> int:
         return sum(1 for result in self.results if result.severity is severity)
