@@ -108,13 +108,33 @@ def _one_query(values: list[str]) -> str:
     return values[0]
 
 
-# One route for both methods, so that a 405 lists both in its Allow header.
-@router.api_route("/sparql", methods=["GET", "POST"])
-async def sparql_query(request: Request) -> Response:
-    """SPARQL 1.1 Protocol query operation: GET with ?query=, or POST (form or query body)."""
-    if request.method == "POST":
-        return await _query_by_post(request)
+@router.get("/sparql")
+async def sparql_query_by_get(request: Request) -> Response:
+    """SPARQL 1.1 Protocol query operation by GET: ?query= (URL-encoded)."""
     return await _query_by_get(request)
+
+
+@router.post("/sparql")
+async def sparql_query_by_post(request: Request) -> Response:
+    """SPARQL 1.1 Protocol query operation by POST: a form (query=...) or a query body."""
+    return await _query_by_post(request)
+
+
+ALLOWED_METHODS = "GET, HEAD, POST"
+
+
+# One operation per method keeps the OpenAPI document valid (unique operation ids); this route
+# answers every other method so that the 405 names all the allowed ones, not only GET's.
+@router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH", "OPTIONS"], include_in_schema=False)
+async def sparql_other_method(request: Request) -> Response:
+    raise Problem(
+        405,
+        "Method Not Allowed",
+        f"{request.method} is not allowed here; allowed: {ALLOWED_METHODS}",
+        headers={"Allow": ALLOWED_METHODS},
+        method=request.method,
+        allowed=[m.strip() for m in ALLOWED_METHODS.split(",")],
+    )
 
 
 async def _query_by_get(request: Request) -> Response:
