@@ -13,7 +13,7 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import rdflib
@@ -60,6 +60,18 @@ class Result:
     message: str
     file: Path | None  # the data file that describes the focus node
     line: int | None
+    component: str | None = (
+        None  # sh:sourceConstraintComponent, e.g. sh:MinCountConstraintComponent
+    )
+    value_line: int | None = None  # the line of the offending value's triple, when found
+
+
+class Engine(enum.Enum):
+    """The SHACL engine. Both take the same shapes and give the same results on every example
+    and W3C SHACL core test this project runs (tests/test_engine_conformance.py)."""
+
+    TURBO = "turbo"  # pyshacl-turbo: pySHACL's API and results, evaluated in Rust
+    PYSHACL = "pyshacl"  # the reference implementation
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class Report:
     errors: tuple[SourceError, ...]  # unreadable input; when present, SHACL did not run
     files_checked: int  # data files (shapes files not counted)
     triples: int  # distinct triples in the merged data files that parsed
+    # The engine's own sh:ValidationReport, for the Turtle output; None when SHACL did not run.
+    report_graph: rdflib.Graph | None = field(default=None, compare=False, repr=False)
 
     @property
     def conforms(self) -> bool:
@@ -92,7 +106,9 @@ class Report:
 _Locator = Callable[[Node], tuple[Path | None, int | None]]
 
 
-def validate_paths(data: Sequence[Path], shapes: Sequence[Path]) -> Report:
+def validate_paths(
+    data: Sequence[Path], shapes: Sequence[Path], *, engine: Engine = Engine.TURBO
+) -> Report:
     """Parse every data and shapes file (files or directories), then validate the data.
 
     Data the shapes rely on, such as the ontology's class hierarchy, belongs in `data`. Bad input
@@ -107,8 +123,10 @@ def validate_paths(data: Sequence[Path], shapes: Sequence[Path]) -> Report:
     errors += data_parse_errors + shape_errors + shape_parse_errors
     data_graph = _merge(loaded_data)
 
-    def report(results: tuple[Result, ...], *problems: SourceError) -> Report:
-        return Report(results, tuple(problems), len(data_files), len(data_graph))
+    def report(
+        results: tuple[Result, ...], *problems: SourceError, graph: rdflib.Graph | None = None
+    ) -> Report:
+        return Report(results, tuple(problems), len(data_files), len(data_graph), graph)
 
     if errors:
         return report((), *errors)
@@ -116,15 +134,18 @@ def validate_paths(data: Sequence[Path], shapes: Sequence[Path]) -> Report:
     if len(shapes_graph) == 0:
         return report((), SourceError(shapes[0], None, None, "the shapes files hold no triples"))
     try:
-        report_graph = _run_shacl(data_graph, shapes_graph)
+        report_graph = _run_shacl(data_graph, shapes_graph, engine)
     except ShapesError as error:
         return report((), SourceError(shapes[0], None, None, str(error)))
-    return report(_read_results(report_graph, _locator(loaded_data, data_graph)))
+    located = _read_results(report_graph, _locator(loaded_data, data_graph))
+    return report(located, graph=report_graph)
 
 
-def validate_graph(graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> tuple[Result, ...]:
+def validate_graph(
+    graph: rdflib.Graph, shapes_graph: rdflib.Graph, *, engine: Engine = Engine.TURBO
+) -> tuple[Result, ...]:
     """Validate an in-memory graph; results carry no file or line. Raises ShapesError."""
-    return _read_results(_run_shacl(graph, shapes_graph), lambda node: (None, None))
+    return _read_results(_run_shacl(graph, shapes_graph, engine), lambda node: (None, None))
 
 
 def _merge(files: Sequence[LoadedFile]) -> rdflib.Graph:
@@ -134,7 +155,38 @@ def _merge(files: Sequence[LoadedFile]) -> rdflib.Graph:
     return merged
 
 
-def _run_shacl(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> rdflib.Graph:
+def _run_shacl(
+    data_graph: rdflib.Graph, shapes_graph: rdflib.Graph, engine: Engine
+) -> rdflib.Graph:
+    if engine is Engine.TURBO:
+        return _run_turbo(data_graph, shapes_graph)
+    return _run_pyshacl(data_graph, shapes_graph)
+
+
+def _run_turbo(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> rdflib.Graph:
+    import pyshacl_turbo
+
+    try:
+        # The same options as pySHACL below: SHACL-AF targets (e.g. the NDC rules) silently pass
+        # without advanced=True; no inference, so that the data is judged as written.
+        _conforms, report_graph, _text = pyshacl_turbo.validate(
+            data_graph,
+            shacl_graph=shapes_graph,
+            advanced=True,
+            inference="none",
+            allow_warnings=True,
+            meta_shacl=False,
+        )
+    except (ValueError, RuntimeError, NotImplementedError) as error:
+        # The Rust engine rejects malformed shapes with a one-line ValueError.
+        first_line = (str(error).strip().splitlines() or ["unknown error"])[0]
+        raise ShapesError(f"the SHACL engine cannot use the shapes: {first_line}") from error
+    if not isinstance(report_graph, rdflib.Graph):
+        raise ShapesError(f"the SHACL engine cannot use the shapes: {report_graph}")
+    return report_graph
+
+
+def _run_pyshacl(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> rdflib.Graph:
     # Imported here: pySHACL takes a second to import, and most commands never validate.
     import pyshacl
     from pyshacl.errors import ReportableRuntimeError
@@ -146,7 +198,7 @@ def _run_shacl(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> rdflib.G
         _conforms, report_graph, _text = pyshacl.validate(
             data_graph,
             shacl_graph=shapes_graph,
-            advanced=True,  # SHACL-AF targets (e.g. the NDC rules) silently pass without it
+            advanced=True,
             inference="none",
             allow_warnings=True,
             meta_shacl=False,
@@ -204,6 +256,7 @@ def _read_results(report_graph: rdflib.Graph, locate: _Locator) -> tuple[Result,
             value = report_graph.value(node, SH.value)
             shape = report_graph.value(node, SH.sourceShape)
             severity = report_graph.value(node, SH.resultSeverity)
+            component = report_graph.value(node, SH.sourceConstraintComponent)
             file, line = locate(focus) if focus is not None else (None, None)
             results.append(
                 Result(
@@ -216,6 +269,7 @@ def _read_results(report_graph: rdflib.Graph, locate: _Locator) -> tuple[Result,
                     message=_message(report_graph, node),
                     file=file,
                     line=line,
+                    component=str(component) if isinstance(component, URIRef) else None,
                 )
             )
     return tuple(sorted(results, key=_sort_key))
