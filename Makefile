@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest validate build bench clean
+.PHONY: serve test lint typecheck pytest validate build bench clean pyshacl-sdist
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +32,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# pySHACL's sdist for the installed version: its W3C SHACL tests (tests/test_engine_conformance.py).
+PYSHACL_SDIST_DIR := .cache/pyshacl-sdist
+
+pyshacl-sdist: $(STAMP)
+	@v=$$($(BIN)/python -c 'from importlib.metadata import version; print(version("pyshacl"))'); \
+	test -f $(PYSHACL_SDIST_DIR)/pyshacl-$$v.tar.gz || \
+	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: "pyshacl==$$v" -d $(PYSHACL_SDIST_DIR)
+
+pytest: $(STAMP) pyshacl-sdist
 	$(BIN)/pytest
 
 test: lint typecheck pytest

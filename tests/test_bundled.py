@@ -7,12 +7,14 @@ shape it trips, and exit 2 with a located one-line message on unreadable input.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from psm_kg.cli import main
+from psm_kg.validation import validate_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 INVALID = sorted((ROOT / "ontology" / "examples" / "invalid").glob("*.ttl"))
@@ -54,6 +56,82 @@ def test_a_counter_example_of_a_warning_shape_passes_without_options() -> None:
     result = run(str(ROOT / "ontology" / "examples" / "invalid" / "Pillar-description-en.ttl"))
     assert result.exit_code == 0
     assert "1 warning" in result.stdout
+
+
+# Line numbers: for every counter-example, each result points at the line that starts its focus
+# node's description and, when it has a value, at the line holding that value. The expected lines
+# are found here by reading the file's text, independently of psm_kg's Turtle index.
+
+
+def spellings(text: str, iri: str) -> list[str]:
+    """How an IRI can be written in this file: <full>, <relative to @base>, prefix:local."""
+    written = [f"<{iri}>"]
+    base = re.search(r"^@base <([^>]*)>", text, re.MULTILINE)
+    if base and iri.startswith(base.group(1)):
+        written.append(f"<{iri[len(base.group(1)) :]}>")
+    for prefix, namespace in re.findall(r"^@prefix (\w*): <([^>]*)>", text, re.MULTILINE):
+        if iri.startswith(namespace) and len(iri) > len(namespace):
+            written.append(f"{prefix}:{iri[len(namespace) :]}")
+    return written
+
+
+def literal_spellings(value: str) -> list[str]:
+    """'"15140"^^<…#integer>' -> ['"15140"', '15140']: quoted, or bare for numbers."""
+    match = re.fullmatch(r'"(.*)"(?:@[\w-]+|\^\^<([^>]*)>)?', value, re.DOTALL)
+    assert match, value
+    lexical, datatype = match.group(1), match.group(2) or ""
+    bare = datatype.endswith(("#integer", "#decimal", "#double", "#boolean"))
+    return [f'"{lexical}"', *([lexical] if bare else [])]
+
+
+def focus_line(lines: list[str], text: str, focus: str) -> int | None:
+    """The first line that starts with the focus node, as a statement's subject."""
+    for number, line in enumerate(lines, start=1):
+        for written in spellings(text, focus):
+            if line.startswith(written) and line[len(written) : len(written) + 1] in ("", " "):
+                return number
+    return None
+
+
+def value_line(lines: list[str], text: str, start: int, path: str | None, value: str) -> int | None:
+    """In the statement starting at ``start``: the first line holding ``value`` that comes at or
+    after the line naming ``path``."""
+    end = next(n for n in range(start, len(lines) + 1) if lines[n - 1].rstrip().endswith(" ."))
+    written = literal_spellings(value) if value.startswith('"') else spellings(text, value)
+    predicate = (["a"] if path == RDF_TYPE else spellings(text, path)) if path else []
+    seen_predicate = not predicate
+    for number in range(start, end + 1):
+        words = re.split(r"[\s,;]+", lines[number - 1].strip())
+        seen_predicate = seen_predicate or any(p in words for p in predicate)
+        if seen_predicate and any(w in lines[number - 1] for w in written):
+            return number
+    return None
+
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+@pytest.mark.parametrize("example", INVALID, ids=[p.stem for p in INVALID])
+def test_every_counter_example_result_points_at_its_lines(example: Path) -> None:
+    text = example.read_text(encoding="utf-8")
+    lines = text.splitlines()
+
+    report = validate_paths([example])
+
+    results = [r for r in report.results if r.shape.endswith("#" + example.stem)]
+    assert results, "the counter-example trips its shape"
+    for result in report.results:
+        expected = focus_line(lines, text, result.focus_node)
+        assert expected is not None, result.focus_node
+        assert (result.file, result.line) == (example, expected), result
+        if result.value is None:
+            assert result.value_line is None
+        elif result.value == result.focus_node:  # the node itself is the offending value
+            assert result.value_line == expected
+        else:
+            holding = value_line(lines, text, expected, result.path, result.value)
+            assert holding is not None, result.value
+            assert result.value_line == holding, result
 
 
 BAD_INPUT = [

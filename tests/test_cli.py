@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -148,11 +149,24 @@ def test_serve_with_a_syntax_error_in_the_input_exits_2(app_tree: Path, app_data
     assert "broken.ttl:6:" in result.stderr
 
 
-# validate: runs psm_kg.validation and psm_kg.report on the fixture tree.
+# validate: runs psm_kg.validation and psm_kg.reports on the fixture tree, whose own shapes
+# (tree/ontology/shapes/) replace the psm profile's with --shapes.
+
+
+def validate_tree(tree: Path, *args: str, stdin: str | None = None) -> Result:
+    shapes = str(tree / "ontology" / "shapes")
+    clean: dict[str, str | None] = {key: None for key in os.environ if key.startswith("PSM_KG_")}
+    return CliRunner().invoke(
+        main,
+        ["validate", "--root", str(tree), "--shapes", shapes, *args],
+        input=stdin,
+        env=clean,
+        catch_exceptions=False,
+    )
 
 
 def test_validate_a_conforming_tree_exits_0(app_tree: Path) -> None:
-    result = run("validate", "--root", str(app_tree))
+    result = validate_tree(app_tree)
     assert result.exit_code == 0, result.output
     assert "conforms" in result.stdout
 
@@ -160,29 +174,24 @@ def test_validate_a_conforming_tree_exits_0(app_tree: Path) -> None:
 def test_validate_a_violation_exits_1_and_names_the_file(app_tree: Path, app_data: Path) -> None:
     violating = app_tree / "data" / "plan" / "violation.ttl"
     shutil.copy(app_data / "violation.ttl", violating)
-    result = run("validate", "--root", str(app_tree))
+    result = validate_tree(app_tree)
     assert result.exit_code == 1
-    assert "violation.ttl" in result.stdout
+    assert f"{violating}:5: Violation" in result.stdout
     assert "a pillar needs an English label" in result.stdout
 
 
 def test_validate_given_paths_checks_only_those(app_tree: Path, app_data: Path) -> None:
-    result = run(
-        "validate",
-        "--root",
-        str(app_tree),
-        str(app_tree / "ontology" / "psm.ttl"),
-        str(app_data / "violation.ttl"),
-    )
+    result = validate_tree(app_tree, str(app_data / "violation.ttl"))
     assert result.exit_code == 1
     assert "violation.ttl" in result.stdout
+    assert "1 file," in result.stdout
 
 
 def test_validate_an_unparsable_file_exits_2_without_a_traceback(
     app_tree: Path, app_data: Path
 ) -> None:
     shutil.copy(app_data / "syntax-error.ttl", app_tree / "data" / "plan" / "broken.ttl")
-    result = run("validate", "--root", str(app_tree))
+    result = validate_tree(app_tree)
     assert result.exit_code == 2
     assert "broken.ttl:6" in result.stdout
     assert "Traceback" not in result.output
@@ -190,17 +199,88 @@ def test_validate_an_unparsable_file_exits_2_without_a_traceback(
 
 def test_validate_a_path_that_does_not_exist_exits_2_naming_it(app_tree: Path) -> None:
     missing = app_tree / "missing.ttl"
-    result = run("validate", "--root", str(app_tree), str(missing))
+    result = validate_tree(app_tree, str(missing))
     assert result.exit_code == 2
     assert f"{missing}: no such file or directory" in result.stdout
     assert "Traceback" not in result.output
 
 
-def test_validate_without_shapes_exits_2_saying_where_it_looked(app_tree: Path) -> None:
-    shutil.rmtree(app_tree / "ontology" / "shapes")
-    result = run("validate", "--root", str(app_tree))
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--profile", "schema-org"], "unknown profile 'schema-org': use one of psm, dcat-ap,"),
+        (["--format", "xml"], "unknown format 'xml': use one of text, json, turtle, junit,"),
+        (["--engine", "jena"], "unknown engine 'jena': use one of turbo, pyshacl"),
+        (["--shapes", "no-such-shapes.ttl"], "shapes file no-such-shapes.ttl: no such file"),
+        (["-", "-"], "- (standard input) can be given once"),
+    ],
+    ids=["profile", "format", "engine", "shapes-file", "stdin-twice"],
+)
+def test_validate_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
+    result = run("validate", *args)
     assert result.exit_code == 2
-    assert "no shapes" in result.stderr
+    assert result.stderr.startswith("Error: " + message)
+    assert result.stderr.count("\n") == 1
+    assert result.stdout == ""
+
+
+def test_validate_lists_the_same_choices_as_the_library() -> None:
+    from psm_kg import cli, profiles, reports
+    from psm_kg.engines import Engine
+
+    assert cli.REPORT_FORMATS == reports.FORMATS
+    assert tuple(profiles.PROFILES) == cli.PROFILE_NAMES
+    assert tuple(engine.value for engine in Engine) == cli.ENGINE_NAMES
+
+
+def test_validate_dash_reads_turtle_from_stdin(app_tree: Path, app_data: Path) -> None:
+    turtle = (app_data / "violation.ttl").read_text(encoding="utf-8")
+    result = validate_tree(app_tree, "-", stdin=turtle)
+    assert result.exit_code == 1, result.output
+    assert "<stdin>:5: Violation" in result.stdout
+
+
+def test_validate_a_syntax_error_on_stdin_is_located_in_stdin(app_tree: Path) -> None:
+    result = validate_tree(app_tree, "-", stdin="@prefix ex: <http://e/> .\nex:a ex:b .\n")
+    assert result.exit_code == 2
+    assert "<stdin>:2:" in result.stdout
+
+
+def test_validate_format_json_writes_json(app_tree: Path, app_data: Path) -> None:
+    result = validate_tree(app_tree, "--format", "json", str(app_data / "violation.ttl"))
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert isinstance(document, dict)
+    assert "Violation" in result.stdout
+
+
+def test_validate_does_not_report_focus_nodes_of_context_files(
+    app_tree: Path, app_data: Path
+) -> None:
+    # The violating pillar sits in the context: it is loaded, but its results are not reported.
+    context = app_tree / "context"
+    context.mkdir()
+    shutil.copy(app_data / "violation.ttl", context / "other-pillars.ttl")
+    edition = app_tree / "data" / "plan" / "edition.ttl"
+    result = validate_tree(app_tree, str(edition), "--context", str(context))
+    assert result.exit_code == 0, result.output
+    assert "1 file," in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--engine", "pyshacl"], ["--jobs", "2"]],
+    ids=["reference-engine", "two-processes"],
+)
+def test_validate_engine_and_jobs_do_not_change_the_report(
+    app_tree: Path, app_data: Path, args: list[str]
+) -> None:
+    for number in range(10):  # enough files for --jobs to start a process pool
+        shutil.copy(app_data / "violation.ttl", app_tree / "data" / "plan" / f"v{number}.ttl")
+    plain = validate_tree(app_tree, "--format", "json")
+    varied = validate_tree(app_tree, "--format", "json", *args)
+    assert plain.exit_code == varied.exit_code == 1
+    assert json.loads(varied.stdout) == json.loads(plain.stdout)
 
 
 def test_python_dash_m_psm_kg_is_the_same_command() -> None:

@@ -5,6 +5,7 @@ Walks each error route of the app and pins the shape, the media type and the abs
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import httpx2
@@ -16,6 +17,7 @@ from psm_kg.config import Settings
 from psm_kg.store import QueryOutcome, Store
 
 FORM = "application/x-www-form-urlencoded"
+TURTLE = "text/turtle"
 Send = Callable[[TestClient], httpx2.Response]
 
 ERROR_ROUTES: list[tuple[str, Send, int]] = [
@@ -49,6 +51,50 @@ ERROR_ROUTES: list[tuple[str, Send, int]] = [
         ),
         400,
     ),
+    (
+        "validate: syntax error",
+        lambda c: c.post("/validate", content=b"<a> <b> .", headers={"content-type": TURTLE}),
+        400,
+    ),
+    (
+        "validate: remote JSON-LD context",
+        lambda c: c.post(
+            "/validate",
+            content=b'{"@context": "http://127.0.0.1:9/c.jsonld", "@id": "http://e/a"}',
+            headers={"content-type": "application/ld+json"},
+        ),
+        400,
+    ),
+    (
+        "validate: empty body",
+        lambda c: c.post("/validate", content=b"", headers={"content-type": TURTLE}),
+        400,
+    ),
+    (
+        "validate: unknown profile",
+        lambda c: c.post(
+            "/validate?profile=x", content=b"<a:s> <a:p> <a:o> .", headers={"content-type": TURTLE}
+        ),
+        400,
+    ),
+    ("validation: unknown profile", lambda c: c.get("/validation?profile=x"), 400),
+    (
+        "validate: not acceptable",
+        lambda c: c.post(
+            "/validate",
+            content=b"<a:s> <a:p> <a:o> .",
+            headers={"content-type": TURTLE, "accept": "image/png"},
+        ),
+        406,
+    ),
+    ("validation: not acceptable", lambda c: c.get("/validation", headers={"accept": "x/y"}), 406),
+    (
+        "validate: unsupported content type",
+        lambda c: c.post("/validate", content=b"{}", headers={"content-type": "application/json"}),
+        415,
+    ),
+    ("validate: method not allowed", lambda c: c.get("/validate"), 405),
+    ("validation: method not allowed", lambda c: c.post("/validation"), 405),
 ]
 
 
@@ -102,6 +148,24 @@ def test_the_415_lists_the_supported_content_types(client: TestClient) -> None:
 def test_the_404_names_the_path(client: TestClient) -> None:
     problem = assert_problem_shape(client.get("/no/such/page"), 404)
     assert problem["path"] == "/no/such/page"
+
+
+def test_the_validate_413_and_503_answer_the_one_error_shape(
+    built_settings: Settings, store: Store
+) -> None:
+    small = dataclasses.replace(built_settings, max_body_bytes=8)
+    with TestClient(create_app(small, store), raise_server_exceptions=False) as client:
+        too_large = client.post(
+            "/validate", content=b"<a:s> <a:p> <a:o> .", headers={"content-type": TURTLE}
+        )
+    assert_problem_shape(too_large, 413)
+    hurried = dataclasses.replace(built_settings, query_timeout_s=0.001)
+    many = "".join(f"<a:s{n}> <a:p> <a:o> .\n" for n in range(20000)).encode()
+    hurried = dataclasses.replace(hurried, max_body_bytes=len(many))
+    with TestClient(create_app(hurried, store), raise_server_exceptions=False) as client:
+        timed_out = client.post("/validate", content=many, headers={"content-type": TURTLE})
+    assert_problem_shape(timed_out, 503)
+    assert timed_out.headers["retry-after"] == "1"
 
 
 class FailingStore(Store):

@@ -34,6 +34,7 @@ COMPLETE = 'a psm:Pillar ; rdfs:label "P"@en ; rdfs:comment "c" ; skos:notation 
 
 
 def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -214,3 +215,148 @@ def test_validate_graph_raises_shapes_error_for_unusable_shapes(engine: Engine) 
 
     with pytest.raises(ShapesError, match=r"cannot use the shapes.*sh:minLength"):
         validate_graph(data, shapes, engine=engine)
+
+
+# Where the offending value is: Result.value_line (tests/data/validation/values.ttl).
+
+VALUE_SHAPES = FIXTURES / "value-shapes.ttl"
+VALUES = FIXTURES / "values.ttl"
+PLAN = "https://w3id.org/psm/milano/id/plan/"
+
+
+@pytest.mark.parametrize(
+    ("shape", "focus", "value", "line", "value_line"),
+    [
+        ("Pillar-notation", PILLAR + "notation", '"not a notation"', 11, 14),
+        ("Pillar-edition", PILLAR + "wrong-edition", PILLAR + "notation", 16, 18),
+        ("PlanEdition-pillars", PLAN + "edition", PLAN + "not-a-pillar", 9, 20),
+        ("Part-label", None, '"no language"', 22, 24),
+    ],
+    ids=["literal-on-continuation-line", "iri-object", "inverse-path", "blank-node-focus"],
+)
+def test_value_line_points_at_the_offending_value(
+    shape: str, focus: str | None, value: str, line: int, value_line: int
+) -> None:
+    report = validate_paths([VALUES], [VALUE_SHAPES])
+
+    [result] = [r for r in report.results if r.shape == PSMSH + shape]
+    assert result.focus_node == focus if focus else result.focus_node.startswith("_:")
+    assert (result.value, result.file, result.line, result.value_line) == (
+        value,
+        VALUES,
+        line,
+        value_line,
+    )
+
+
+def test_value_in_a_second_file_points_at_that_file(tmp_path: Path) -> None:
+    first = write(tmp_path / "1.ttl", PREFIXES + 'pillar:x a psm:Pillar ; skos:notation "P1" .\n')
+    second = write(tmp_path / "2.ttl", PREFIXES + '\n\npillar:x\n  skos:notation "bad" .\n')
+
+    report = validate_paths([first, second], [VALUE_SHAPES])
+
+    assert [(r.file, r.line, r.value_line) for r in report.results] == [(second, 8, 9)]
+
+
+def test_result_without_a_value_has_no_value_line() -> None:
+    report = validate_paths([FIXTURES / "violation.ttl"], [SHAPES])
+
+    assert [(r.value, r.line, r.value_line) for r in report.results] == [(None, 9, None)]
+
+
+# Context: loaded with the data, never reported on.
+
+EDITION_CONTEXT = PREFIXES + "<https://w3id.org/psm/milano/id/plan/e> a psm:PlanEdition .\n"
+PILLAR_OF_E = (
+    'a psm:Pillar ; skos:notation "P1" ; psm:pillarOf <https://w3id.org/psm/milano/id/plan/e>'
+)
+
+
+def test_context_lets_references_resolve(tmp_path: Path) -> None:
+    data = write(tmp_path / "pillar.ttl", PREFIXES + f"pillar:x {PILLAR_OF_E} .\n")
+    context = write(tmp_path / "context" / "edition.ttl", EDITION_CONTEXT)
+
+    alone = validate_paths([data], [VALUE_SHAPES])
+    with_context = validate_paths([data], [VALUE_SHAPES], context=[context.parent])
+
+    assert [(r.shape, r.line, r.value_line) for r in alone.results] == [
+        (PSMSH + "Pillar-edition", 6, 6)
+    ]
+    assert with_context.results == ()
+    assert (with_context.files_checked, with_context.triples) == (1, 3)
+
+
+def test_results_about_nodes_described_in_context_are_dropped(tmp_path: Path) -> None:
+    data = write(tmp_path / "pillar.ttl", PREFIXES + f"pillar:x {PILLAR_OF_E} .\n")
+    context = write(
+        tmp_path / "edition.ttl",
+        EDITION_CONTEXT + 'pillar:in-context a psm:Pillar ; skos:notation "bad" .\n',
+    )
+
+    report = validate_paths([data], [VALUE_SHAPES], context=[context])
+    everything = validate_paths([data, context], [VALUE_SHAPES])
+
+    assert report.results == ()
+    assert [r.focus_node for r in everything.results] == [PILLAR + "in-context"]
+
+
+def test_a_file_given_as_data_and_as_context_is_data(tmp_path: Path) -> None:
+    data = write(
+        tmp_path / "pillar.ttl", PREFIXES + 'pillar:x a psm:Pillar ; skos:notation "b" .\n'
+    )
+
+    report = validate_paths([data], [VALUE_SHAPES], context=[tmp_path])
+
+    assert [(r.file, r.value_line) for r in report.results] == [(data, 6)]
+
+
+def test_unreadable_context_is_an_input_error(tmp_path: Path) -> None:
+    data = write(tmp_path / "pillar.ttl", PREFIXES + f"pillar:x {COMPLETE} .\n")
+
+    report = validate_paths([data], [SHAPES], context=[FIXTURES / "syntax-error.ttl"])
+
+    assert [(e.path.name, e.line) for e in report.errors] == [("syntax-error.ttl", 5)]
+    assert report.exit_code == 2
+
+
+def test_owl_imports_are_never_followed(tmp_path: Path) -> None:
+    imported = write(tmp_path / "imported.ttl", PREFIXES + "pillar:imported a psm:Pillar .\n")
+    data = write(
+        tmp_path / "data" / "ontology.ttl",
+        PREFIXES + f"<https://e.org/o> a <http://www.w3.org/2002/07/owl#Ontology> ;\n"
+        f"  <http://www.w3.org/2002/07/owl#imports> <{imported.as_uri()}> ,"
+        " <http://192.0.2.1/unreachable.ttl> .\n",
+    )
+
+    report = validate_paths([data], [SHAPES])
+
+    assert (report.triples, report.results, report.errors) == (3, (), ())
+
+
+# Profiles: the psm profile is the default and brings the ontology.
+
+
+def test_the_psm_profile_is_the_default_and_loads_the_ontology() -> None:
+    example = FIXTURES.parents[2] / "ontology" / "examples" / "valid" / "derived-statement.ttl"
+    psm_shapes = sorted((FIXTURES.parents[2] / "ontology" / "shapes").glob("*.ttl"))
+
+    with_profile = validate_paths([example])
+    shapes_only = validate_paths([example], psm_shapes)
+
+    assert with_profile.count(Severity.VIOLATION) == 0
+    # Without the ontology, psm:NameMatch is not a known derivation method.
+    assert shapes_only.count(Severity.VIOLATION) > 0
+
+
+def test_parsing_in_processes_gives_the_same_report(tmp_path: Path) -> None:
+    for number in range(12):
+        write(
+            tmp_path / f"p{number:02}.ttl",
+            PREFIXES + f'\npillar:p{number} a psm:Pillar ;\n  skos:notation "N{number}" .\n',
+        )
+
+    one = validate_paths([tmp_path], [VALUE_SHAPES])
+    two = validate_paths([tmp_path], [VALUE_SHAPES], jobs=2)
+
+    assert len(one.results) == 12
+    assert two == one

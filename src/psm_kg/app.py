@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from psm_kg import __version__, sparql
+from psm_kg import __version__, sparql, validation_api
 from psm_kg.config import Settings
 from psm_kg.store import Store
 
@@ -102,6 +102,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.store = store if store is not None else Store.from_dist(settings.dist_dir)
 
     app.include_router(sparql.router)
+    app.include_router(validation_api.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

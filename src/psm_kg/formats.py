@@ -1,10 +1,14 @@
 """One table of the serialisation formats this project reads and writes.
 
 Each format has a name, its canonical media type, its file extension and a kind: ``results`` for
-SPARQL SELECT/ASK results, ``graph`` for triples, ``dataset`` for quads. Lookups ignore media type
-parameters (``; charset=utf-8``) and case. The serialisers themselves live with the thing they
-serialise (store.py maps a Format onto pyoxigraph's own format by media type), so this module stays
-free of engine types and the routers can import it.
+SPARQL SELECT/ASK results, ``graph`` for triples, ``dataset`` for quads, ``document`` for what is
+not RDF (a validation report as JSON or as an HTML page). Lookups ignore media type parameters
+(``; charset=utf-8``) and case. A media type names one format: ``application/json`` is the JSON
+document; SPARQL JSON answers to it only as an alias, when a router offers SPARQL results.
+
+The serialisers themselves live with the thing they serialise (store.py maps a Format onto
+pyoxigraph's own format by media type), so this module stays free of engine types and the
+routers can import it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ class FormatKind(StrEnum):
     RESULTS = "results"
     GRAPH = "graph"
     DATASET = "dataset"
+    DOCUMENT = "document"
 
 
 @dataclass(frozen=True)
@@ -42,10 +47,24 @@ SPARQL_JSON = Format(
 )
 TURTLE = Format("Turtle", "text/turtle", "ttl", FormatKind.GRAPH, ("application/x-turtle",))
 N_TRIPLES = Format("N-Triples", "application/n-triples", "nt", FormatKind.GRAPH)
+JSON_LD = Format("JSON-LD", "application/ld+json", "jsonld", FormatKind.GRAPH)
+RDF_XML = Format("RDF/XML", "application/rdf+xml", "rdf", FormatKind.GRAPH)
 N_QUADS = Format("N-Quads", "application/n-quads", "nq", FormatKind.DATASET)
 TRIG = Format("TriG", "application/trig", "trig", FormatKind.DATASET)
+JSON = Format("JSON", "application/json", "json", FormatKind.DOCUMENT)
+HTML = Format("HTML", "text/html", "html", FormatKind.DOCUMENT)
 
-FORMATS: tuple[Format, ...] = (SPARQL_JSON, TURTLE, N_TRIPLES, N_QUADS, TRIG)
+FORMATS: tuple[Format, ...] = (
+    SPARQL_JSON,
+    TURTLE,
+    N_TRIPLES,
+    JSON_LD,
+    RDF_XML,
+    N_QUADS,
+    TRIG,
+    JSON,
+    HTML,
+)
 
 
 def essence(media_type: str) -> str:
@@ -54,9 +73,10 @@ def essence(media_type: str) -> str:
 
 
 def by_media_type(media_type: str) -> Format | None:
-    """The format a media type (or one of its aliases) names, parameters ignored."""
+    """The format a media type names, parameters ignored: its canonical type first, then aliases."""
     wanted = essence(media_type)
-    return next((fmt for fmt in FORMATS if wanted in fmt.media_types), None)
+    canonical = next((fmt for fmt in FORMATS if wanted == fmt.media_type), None)
+    return canonical or next((fmt for fmt in FORMATS if wanted in fmt.aliases), None)
 
 
 def by_extension(extension: str) -> Format | None:

@@ -1,30 +1,61 @@
-"""Read RDF files into rdflib graphs, keeping what rdflib forgets: where things are.
+"""Read RDF files into rdflib graphs, safely, keeping what rdflib forgets: where things are.
 
-Every problem with an input file becomes a `SourceError` value (path, line, column, one-line
-message) instead of an exception, so that a caller can try every file and report all problems at
-once. rdflib keeps no source positions, so for Turtle and N-Triples this module also indexes the
-line on which each subject IRI is first described (`LoadedFile.subject_lines`); validation reports
-use it to point at the offending statement.
+Every problem with an input becomes a `SourceError` value (path, line, column, one-line message)
+instead of an exception, so that a caller can try every file and report all problems at once.
+
+Turtle and N-Triples are parsed by pyoxigraph (`strict_turtle`: fast, strict about IRIs and
+language tags); when it refuses a document, rdflib parses it again to explain, in the messages
+rdflib users know, and pyoxigraph's position is used when rdflib has none. Other formats go
+through rdflib, with `source_checks` before and after. For Turtle and N-Triples,
+`LoadedFile.positions` (`turtle_index`) gives the line of each subject IRI and of each object
+written in its statements; validation reports use them.
+
+Nothing an input names is fetched or opened: JSON-LD contexts by reference, `@import` and XML
+external entities are refused before parsing (`source_checks`), and `owl:imports` are plain
+triples here. `[ ]` and `( )` nested deeper than `turtle_index.MAX_NESTING`, and JSON nested past
+Python's recursion limit, are a `SourceError`, never a `RecursionError`.
 """
 
 from __future__ import annotations
 
-import bisect
+import contextlib
 import json
-import os
+import logging
 import re
-import stat
+import threading
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 from xml.sax import SAXParseException
 
 import rdflib
 from rdflib.exceptions import ParserError
 from rdflib.plugins.parsers.notation3 import BadSyntax
-from rdflib.plugins.parsers.notation3 import join as resolve_iri
-from rdflib.term import Node, URIRef
+from rdflib.term import Node
+
+from psm_kg.source_checks import (
+    dropped_json_content,
+    invalid_terms,
+    non_inline_json_ld_context,
+    unsafe_xml_entities,
+)
+from psm_kg.source_paths import RDF_SUFFIXES, SourceError, expand_paths, os_message
+from psm_kg.strict_turtle import parse_strictly, strict_reason
+from psm_kg.turtle_index import TurtlePositions, index_turtle
+
+__all__ = [
+    "RDF_SUFFIXES",
+    "InlineDocument",
+    "LoadedFile",
+    "SourceError",
+    "expand_paths",
+    "load_bytes",
+    "load_files",
+    "parse_files",
+]
 
 # rdflib format names by file suffix; only formats that hold triples (no quads).
 _FORMAT_BY_SUFFIX: Mapping[str, str] = {
@@ -36,79 +67,40 @@ _FORMAT_BY_SUFFIX: Mapping[str, str] = {
     ".owl": "xml",
     ".xml": "xml",
 }
-RDF_SUFFIXES: frozenset[str] = frozenset(_FORMAT_BY_SUFFIX)
-_EXPECTED = "expected one of " + ", ".join(_FORMAT_BY_SUFFIX)
+assert frozenset(_FORMAT_BY_SUFFIX) == RDF_SUFFIXES, "one parser per accepted suffix"
 
-
-@dataclass(frozen=True)
-class SourceError:
-    """An input that could not be read or parsed, located as precisely as the parser allows."""
-
-    path: Path
-    line: int | None
-    column: int | None
-    message: str
-
-    def __str__(self) -> str:
-        location = [str(self.path)]
-        if self.line is not None:
-            location.append(str(self.line))
-            if self.column is not None:
-                location.append(str(self.column))
-        return ":".join(location) + ": " + self.message
+# Below this many files a process pool costs more to start than it saves (bench: --jobs).
+MIN_FILES_PER_PROCESS_POOL = 8
+_CANNOT_READ = "cannot read as"
+_INVALID_BASE = "https://psm-kg.invalid/"  # .invalid never resolves (RFC 2606)
+_NESTED_TOO_DEEPLY = "nested too deeply (collections, [ ] or JSON): cannot be read safely"
 
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """One parsed file: its graph and, best effort, the first line describing each subject IRI."""
+    """One parsed file: its graph and, for Turtle and N-Triples, where things are written."""
 
     path: Path
     graph: rdflib.Graph
-    subject_lines: Mapping[Node, int]
+    positions: TurtlePositions = field(default_factory=TurtlePositions)
+
+    @property
+    def subject_lines(self) -> Mapping[Node, int]:
+        """The first line describing each subject IRI (Turtle and N-Triples only)."""
+        return self.positions.subject_lines
 
 
-def expand_paths(paths: Sequence[Path]) -> tuple[list[Path], list[SourceError]]:
-    """Turn files and directories into the RDF files to read, in a stable order.
-
-    A directory stands for the RDF files below it (recursively, sorted, hidden entries skipped);
-    a file named explicitly must have an RDF suffix. Each file is listed once.
-    """
-    files: list[Path] = []
-    errors: list[SourceError] = []
-    for path in paths:
-        try:
-            mode = path.stat().st_mode
-        except OSError as error:
-            errors.append(SourceError(path, None, None, _os_message(error)))
-            continue
-        if stat.S_ISDIR(mode):
-            problems_before = len(errors)
-            found = _rdf_files_below(path, errors)
-            if not found and len(errors) == problems_before:  # an unreadable one is reported
-                errors.append(SourceError(path, None, None, f"no RDF files here ({_EXPECTED})"))
-            files.extend(found)
-        elif path.suffix.lower() in RDF_SUFFIXES:
-            files.append(path)
-        else:
-            errors.append(SourceError(path, None, None, f"not an RDF file ({_EXPECTED})"))
-    seen: set[Path] = set()
-    unique = []
-    for file in files:
-        if (key := file.resolve()) not in seen:
-            seen.add(key)
-            unique.append(file)
-    return unique, errors
-
-
-def load_files(paths: Sequence[Path]) -> tuple[list[LoadedFile], list[SourceError]]:
+def load_files(
+    paths: Sequence[Path], *, jobs: int = 1
+) -> tuple[list[LoadedFile], list[SourceError]]:
     """Parse every file (directories are expanded as by `expand_paths`); never raise for bad input.
 
     A bad file does not stop the others from being read, so one run reports every problem.
+    ``jobs`` as for `parse_files`.
     """
     files, errors = expand_paths(paths)
     loaded: list[LoadedFile] = []
-    for path in files:
-        outcome = _load_file(path)
+    for outcome in parse_files(files, jobs=jobs):
         if isinstance(outcome, SourceError):
             errors.append(outcome)
         else:
@@ -116,53 +108,181 @@ def load_files(paths: Sequence[Path]) -> tuple[list[LoadedFile], list[SourceErro
     return loaded, errors
 
 
-def _rdf_files_below(directory: Path, errors: list[SourceError]) -> list[Path]:
-    found: list[Path] = []
+@dataclass(frozen=True)
+class InlineDocument:
+    """A document that is not a file, such as standard input: parsed as `load_bytes` does."""
 
-    def unreadable(error: OSError) -> None:
-        where = Path(error.filename) if error.filename else directory
-        errors.append(SourceError(where, None, None, _os_message(error)))
-
-    # Symlinked directories are not followed, so a link loop cannot make the walk endless.
-    for root, dirs, names in os.walk(directory, onerror=unreadable):
-        dirs[:] = [name for name in dirs if not name.startswith(".")]
-        found.extend(
-            Path(root, name)
-            for name in names
-            if not name.startswith(".") and Path(name).suffix.lower() in RDF_SUFFIXES
-        )
-    return sorted(found)
+    name: str  # stands for the path in messages, e.g. "<stdin>"
+    data: bytes
+    suffix: str = ".ttl"
+    base: str | None = None
 
 
-def _os_message(error: OSError) -> str:
-    reason = error.strerror or type(error).__name__
-    return reason[:1].lower() + reason[1:]
+def parse_files(
+    files: Sequence[Path | InlineDocument], *, jobs: int = 1
+) -> list[LoadedFile | SourceError]:
+    """Parse each file as its suffix says: one outcome per file, in order; never raises.
+
+    With ``jobs`` > 1 and at least MIN_FILES_PER_PROCESS_POOL files, ``jobs`` worker processes
+    parse them; the outcomes are the same.
+    """
+    if jobs > 1 and len(files) >= MIN_FILES_PER_PROCESS_POOL:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            # Graphs do not pickle cheaply; plain triples do, and rebuilding is fast.
+            return [_from_worker(o) for o in pool.map(_load_in_worker, files, chunksize=4)]
+    return [_load_one(file) for file in files]
+
+
+def _load_one(file: Path | InlineDocument) -> LoadedFile | SourceError:
+    if isinstance(file, Path):
+        return _load_file(file)
+    loaded, errors = load_bytes(file.data, suffix=file.suffix, name=file.name, base=file.base)
+    return loaded if loaded is not None else errors[0]
+
+
+def load_bytes(
+    data: bytes, *, suffix: str, name: str, base: str | None = None
+) -> tuple[LoadedFile | None, list[SourceError]]:
+    """Parse an in-memory document (a request body, standard input) with the same safety rules.
+
+    ``suffix`` picks the parser as a file's would (".ttl", ".jsonld", ...); ``name`` stands for
+    the path in messages and in `LoadedFile.path` (e.g. "<stdin>"). Relative IRIs resolve
+    against ``base``, by default https://psm-kg.invalid/<name, %-encoded>, so that no local
+    path leaks into the IRIs.
+    """
+    path = Path(name)
+    rdf_format = _FORMAT_BY_SUFFIX.get(suffix.lower())
+    if rdf_format is None:
+        expected = "expected one of " + ", ".join(_FORMAT_BY_SUFFIX)
+        return None, [SourceError(path, None, None, f"not an RDF format ({expected})")]
+    outcome = _parse(path, data, rdf_format, base or _INVALID_BASE + quote(name, safe=""))
+    if isinstance(outcome, SourceError):
+        return None, [outcome]
+    return outcome, []
 
 
 def _load_file(path: Path) -> LoadedFile | SourceError:
     rdf_format = _FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if rdf_format is None:
-        return SourceError(path, None, None, f"not an RDF file ({_EXPECTED})")
+        return SourceError(path, None, None, "not an RDF file")
     try:
         raw = path.read_bytes()
     except OSError as error:
-        return SourceError(path, None, None, _os_message(error))
+        return SourceError(path, None, None, os_message(error))
+    return _parse(path, raw, rdf_format, path.resolve().as_uri())  # rdflib's own base for files
+
+
+_WorkerResult = tuple[Path, list[tuple[Node, Node, Node]], TurtlePositions] | SourceError
+
+
+def _load_in_worker(file: Path | InlineDocument) -> _WorkerResult:
+    outcome = _load_one(file)
+    if isinstance(outcome, SourceError):
+        return outcome
+    return outcome.path, list(outcome.graph), outcome.positions
+
+
+def _from_worker(result: _WorkerResult) -> LoadedFile | SourceError:
+    if isinstance(result, SourceError):
+        return result
+    path, triples, positions = result
+    graph = rdflib.Graph()
+    graph.addN((s, p, o, graph) for s, p, o in triples)
+    return LoadedFile(path, graph, positions)
+
+
+def _parse(path: Path, raw: bytes, rdf_format: str, base: str) -> LoadedFile | SourceError:
+    with _rdflib_quiet():  # the parsers and the index both make rdflib terms, which log
+        return _parse_quietly(path, raw, rdf_format, base)
+
+
+def _parse_quietly(path: Path, raw: bytes, rdf_format: str, base: str) -> LoadedFile | SourceError:
     try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is harmless
     except UnicodeDecodeError as error:
         return _decoding_error(path, raw, error)
-    base = path.resolve().as_uri()  # what rdflib itself would use for relative IRIs
+    if not text.strip():  # some parsers (RDF/XML, JSON-LD) reject an empty document
+        return LoadedFile(path, rdflib.Graph())
+    if rdf_format in ("turtle", "nt"):
+        return _parse_turtle(path, text, rdf_format, base)
+    refuse_first = {"json-ld": non_inline_json_ld_context, "xml": unsafe_xml_entities}.get(
+        rdf_format
+    )
+    if refuse_first is not None and (problem := refuse_first(text)) is not None:
+        return SourceError(path, *problem)
+    graph = _parse_with_rdflib(path, text, rdf_format, base)
+    if isinstance(graph, SourceError):
+        return graph
+    problem = invalid_terms(text, graph)
+    if problem is None and rdf_format == "json-ld":
+        problem = dropped_json_content(text, graph)
+    return LoadedFile(path, graph) if problem is None else SourceError(path, *problem)
+
+
+def _parse_turtle(path: Path, text: str, rdf_format: str, base: str) -> LoadedFile | SourceError:
+    """Turtle and N-Triples: pyoxigraph parses (fast, and strict about IRIs and language tags),
+    rdflib explains what pyoxigraph refuses, in the messages rdflib users know."""
+    positions = index_turtle(text, base)
+    if positions.too_deep_at is not None:
+        line, column = positions.too_deep_at
+        return SourceError(path, line, column, _NESTED_TOO_DEEPLY)
+    try:
+        return LoadedFile(path, parse_strictly(text, rdf_format, base), positions)
+    except SyntaxError as strict:
+        # rdflib's N-Triples messages have no column and say little: pyoxigraph's are better.
+        explained = (
+            _parse_with_rdflib(path, text, rdf_format, base) if rdf_format == "turtle" else None
+        )
+        if isinstance(explained, SourceError) and explained.line is not None:
+            return explained
+        if isinstance(explained, SourceError) and not explained.message.startswith(_CANNOT_READ):
+            # rdflib said what is wrong (e.g. a language tag) but not where: pyoxigraph knows.
+            return SourceError(path, strict.lineno, strict.offset, explained.message)
+        return SourceError(path, strict.lineno, strict.offset, strict_reason(strict, text))
+
+
+def _parse_with_rdflib(
+    path: Path, text: str, rdf_format: str, base: str
+) -> rdflib.Graph | SourceError:
     graph = rdflib.Graph()
-    if text.strip():  # some parsers (RDF/XML, JSON-LD) reject an empty document
-        try:
-            with warnings.catch_warnings():
-                # rdflib's own JSON-LD and N3 parsers trip its deprecation warnings.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                graph.parse(data=text, format=rdf_format, publicID=base)
-        except Exception as error:  # rdflib parsers raise many unrelated types on bad input
-            return _parse_error(path, text, rdf_format, error)
-    lines = turtle_subject_lines(text, base) if rdf_format in ("turtle", "nt") else {}
-    return LoadedFile(path, graph, lines)
+    try:
+        with warnings.catch_warnings():
+            # rdflib's own JSON-LD and N3 parsers trip its deprecation warnings.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            graph.parse(data=text, format=rdf_format, publicID=base)
+    except RecursionError:
+        return SourceError(path, None, None, _NESTED_TOO_DEEPLY)
+    except Exception as error:  # rdflib parsers raise many unrelated types on bad input
+        return _parse_error(path, text, rdf_format, error)
+    return graph
+
+
+class _WhileParsing(logging.Filter):
+    """Drops rdflib's log records in a thread that is parsing: psm-kg reports those problems
+    itself (invalid IRIs) or leaves them to SHACL (ill-typed literals), and rdflib logs them
+    with tracebacks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parsing = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.parsing, "active", False)
+
+
+_RDFLIB_FILTER = _WhileParsing()
+logging.getLogger("rdflib").addFilter(_RDFLIB_FILTER)
+logging.getLogger("rdflib.term").addFilter(_RDFLIB_FILTER)
+
+
+@contextlib.contextmanager
+def _rdflib_quiet() -> Iterator[None]:
+    was_active = getattr(_RDFLIB_FILTER.parsing, "active", False)
+    _RDFLIB_FILTER.parsing.active = True
+    try:
+        yield
+    finally:
+        _RDFLIB_FILTER.parsing.active = was_active
 
 
 def _decoding_error(path: Path, raw: bytes, error: UnicodeDecodeError) -> SourceError:
@@ -191,7 +311,9 @@ def _parse_error(path: Path, text: str, rdf_format: str, error: Exception) -> So
     if isinstance(error, ParserError) and rdf_format == "nt":
         return SourceError(path, _first_bad_ntriples_line(text), None, "invalid N-Triples line")
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return SourceError(path, None, None, f"cannot read as {rdf_format}: {first_line}")
+    if type(error) is ValueError and "language tag" in first_line:  # from rdflib.Literal
+        return SourceError(path, None, None, "invalid language tag: " + first_line.rstrip("!"))
+    return SourceError(path, None, None, f"{_CANNOT_READ} {rdf_format}: {first_line}")
 
 
 def _line_and_column(text: str, offset: int) -> tuple[int, int]:
@@ -208,89 +330,3 @@ def _first_bad_ntriples_line(text: str) -> int | None:
         except Exception:
             return number
     return None
-
-
-_TURTLE_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-    |(?P<comment>\#[^\n]*)
-    |(?P<iri><[^<>"{}|^`\\\s]*(?:\\[uU][0-9A-Fa-f]+[^<>"{}|^`\\\s]*)*>)
-    |(?P<string>\"\"\"(?:(?:"|"")?(?:[^"\\]|\\.))*\"\"\"|'''(?:(?:'|'')?(?:[^'\\]|\\.))*'''
-        |"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-    |(?P<open>[\[({])
-    |(?P<close>[\])}])
-    |(?P<dot>\.(?![0-9]))
-    |(?P<word>(?:\\.|[^\s<>"'\#;,\[\](){}.\\]|\.(?=[^\s<>"'\#;,\[\](){}.]))+)
-    |(?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})|\\(.)")
-
-
-def turtle_subject_lines(text: str, base: str) -> dict[Node, int]:
-    """Map each subject IRI of a Turtle (or N-Triples) document to the line first describing it.
-
-    Meant for text rdflib has already parsed: a small tokenizer finds the subject that starts
-    each top-level statement (strings, IRIs and comments cannot fool it), and resolves prefixed
-    names and relative IRIs with the document's own @prefix/PREFIX and @base/BASE directives.
-    Blank-node and collection subjects are skipped.
-    """
-    newlines = [match.start() for match in re.finditer("\n", text)]
-    prefixes: dict[str, str] = {}
-    lines: dict[Node, int] = {}
-    depth = 0
-    at_statement_start = True
-    directive: list[str] = []  # keyword and arguments of the directive being read
-    for match in _TURTLE_TOKEN.finditer(text):
-        kind, token = match.lastgroup, match.group()
-        if kind in ("space", "comment"):
-            continue
-        if directive:
-            directive.append(token)
-            keyword = directive[0].lower()
-            if keyword.endswith("prefix") and len(directive) == 3:
-                prefixes[directive[1].removesuffix(":")] = resolve_iri(base, _unescape(token[1:-1]))
-            elif keyword.endswith("base") and len(directive) == 2:
-                base = resolve_iri(base, _unescape(token[1:-1]))
-            else:
-                continue
-            directive.clear()
-            # "@prefix ... ." ends at its dot; SPARQL-style "PREFIX ..." has none.
-            at_statement_start = not keyword.startswith("@")
-            continue
-        if at_statement_start and depth == 0:
-            at_statement_start = False
-            if kind == "word" and token.lower() in ("@prefix", "prefix", "@base", "base"):
-                directive.append(token)
-                continue
-            subject = _subject_iri(kind, token, prefixes, base)
-            if subject is not None:
-                lines.setdefault(subject, bisect.bisect_left(newlines, match.start()) + 1)
-        if kind == "open":
-            depth += 1
-        elif kind == "close":
-            depth = max(0, depth - 1)
-        elif kind == "dot" and depth == 0:
-            at_statement_start = True
-    return lines
-
-
-def _subject_iri(
-    kind: str | None, token: str, prefixes: dict[str, str], base: str
-) -> URIRef | None:
-    if kind == "iri":
-        return URIRef(resolve_iri(base, _unescape(token[1:-1])))
-    if kind == "word" and ":" in token and not token.startswith("_:"):
-        prefix, local = token.split(":", 1)
-        if prefix in prefixes:
-            return URIRef(prefixes[prefix] + _unescape(local))
-    return None
-
-
-def _unescape(text: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        code = match.group(1) or match.group(2)
-        return chr(int(code, 16)) if code else match.group(3)
-
-    return _ESCAPE.sub(replace, text)

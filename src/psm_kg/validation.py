@@ -1,16 +1,20 @@
-"""Check RDF files against SHACL shapes with pySHACL and return a typed `Report`. Never prints.
+"""Check RDF files against SHACL shapes and return a typed `Report`. Never prints.
 
 Parse first, validate second: pySHACL reports a Turtle syntax error as non-conformance (exit 1)
 and its results carry no file positions. So every file is parsed here first (`loading`); any
-unreadable input stops the run before SHACL, with every file's problems listed. Otherwise the data
-files are merged into one graph and each result is traced back to the file and line that describe
-its focus node.
+unreadable input stops the run before SHACL, with every file's problems listed. Otherwise the files
+are merged into one graph and each result is traced back to the file and line that describe its
+focus node, and to the line holding the offending value.
+
+Context files (`context=`, and the psm ontology for profiles that want it) are loaded with the data
+so that references resolve, but results whose focus node is described in them are dropped: that is
+what makes incremental runs (only the changed files, the rest of the repository as context) report
+only on what changed.
 """
 
 from __future__ import annotations
 
 import enum
-import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +24,14 @@ import rdflib
 from rdflib.namespace import RDF, SH
 from rdflib.term import BNode, Literal, Node, URIRef
 
+from psm_kg import errors, profiles
+from psm_kg.engines import Engine, run_shacl
 from psm_kg.errors import ShapesError
-from psm_kg.loading import LoadedFile, SourceError, expand_paths, load_files
+from psm_kg.loading import InlineDocument, LoadedFile, SourceError, parse_files
+from psm_kg.profiles import Profile
+from psm_kg.source_paths import expand_paths, same_file_key
+
+__all__ = ["Engine", "Report", "Result", "Severity", "validate_graph", "validate_paths"]
 
 
 class Severity(enum.Enum):
@@ -58,28 +68,20 @@ class Result:
     value: str | None
     shape: str  # sh:sourceShape
     message: str
-    file: Path | None  # the data file that describes the focus node
-    line: int | None
+    file: Path | None  # the data file that describes the focus node (and holds the value)
+    line: int | None  # where the focus node's description starts in `file`
     component: str | None = (
         None  # sh:sourceConstraintComponent, e.g. sh:MinCountConstraintComponent
     )
-    value_line: int | None = None  # the line of the offending value's triple, when found
-
-
-class Engine(enum.Enum):
-    """The SHACL engine. Both take the same shapes and give the same results on every example
-    and W3C SHACL core test this project runs (tests/test_engine_conformance.py)."""
-
-    TURBO = "turbo"  # pyshacl-turbo: pySHACL's API and results, evaluated in Rust
-    PYSHACL = "pyshacl"  # the reference implementation
+    value_line: int | None = None  # the line in `file` holding the offending value, when found
 
 
 @dataclass(frozen=True)
 class Report:
     results: tuple[Result, ...]
     errors: tuple[SourceError, ...]  # unreadable input; when present, SHACL did not run
-    files_checked: int  # data files (shapes files not counted)
-    triples: int  # distinct triples in the merged data files that parsed
+    files_checked: int  # data files (shapes and context files not counted)
+    triples: int  # distinct triples in the data files that parsed (context not counted)
     # The engine's own sh:ValidationReport, for the Turtle output; None when SHACL did not run.
     report_graph: rdflib.Graph | None = field(default=None, compare=False, repr=False)
 
@@ -103,49 +105,112 @@ class Report:
         return sum(1 for result in self.results if result.severity is severity)
 
 
-_Locator = Callable[[Node], tuple[Path | None, int | None]]
+# A result path of one step: (predicate, inverse), or (None, False) for longer or no paths.
+_Step = tuple[URIRef | None, bool]
+# (focus node, path step, sh:value) -> (file, line of the focus node, line of the value)
+_Location = tuple[Path | None, int | None, int | None]
+_Locator = Callable[[Node, _Step, Node | None], _Location]
 
 
 def validate_paths(
-    data: Sequence[Path], shapes: Sequence[Path], *, engine: Engine = Engine.TURBO
+    data: Sequence[Path | InlineDocument],
+    shapes: Sequence[Path] | None = None,
+    *,
+    profile: Profile | None = None,
+    context: Sequence[Path] = (),
+    engine: Engine = Engine.TURBO,
+    jobs: int = 1,
 ) -> Report:
-    """Parse every data and shapes file (files or directories), then validate the data.
+    """Parse every data, context and shapes file (files or directories), then validate the data.
 
-    Data the shapes rely on, such as the ontology's class hierarchy, belongs in `data`. Bad input
-    is reported in `Report.errors`, never raised.
+    ``shapes`` replaces the profile's shapes; without either, the `psm` profile is used. The
+    profile's ontology (if it has one) joins ``context``. A file named both as data and as context
+    is data. Bad input is reported in `Report.errors`, never raised. ``jobs`` > 1 parses files in
+    that many processes.
     """
-    if not shapes:
+    if shapes is not None and not shapes:
         raise ValueError("validate_paths needs at least one shapes path")
-    data_files, errors = expand_paths(data)
-    shape_files, shape_errors = expand_paths(shapes)
-    loaded_data, data_parse_errors = load_files(data_files)
-    loaded_shapes, shape_parse_errors = load_files(shape_files)
-    errors += data_parse_errors + shape_errors + shape_parse_errors
-    data_graph = _merge(loaded_data)
+    if profile is None and shapes is None:
+        profile = profiles.get_profile(profiles.DEFAULT_PROFILE)
+    if shapes:
+        first_shapes_file = shapes[0]  # named when the engine cannot use the shapes
+    else:
+        assert profile is not None
+        first_shapes_file = profile.shape_files[0]
+    data_paths, problems = expand_paths([p for p in data if isinstance(p, Path)])
+    data_files: list[Path | InlineDocument] = [*data_paths]
+    data_files += [p for p in data if isinstance(p, InlineDocument)]
+    context_paths = [
+        *context,
+        *([profiles.ONTOLOGY_FILE] if profile and profile.with_ontology else []),
+    ]
+    context_files, context_problems = expand_paths(context_paths)
+    data_keys = {same_file_key(path) for path in data_paths}
+    context_files = [path for path in context_files if same_file_key(path) not in data_keys]
+    shape_files, shape_problems = expand_paths(shapes or [])
 
-    def report(
-        results: tuple[Result, ...], *problems: SourceError, graph: rdflib.Graph | None = None
-    ) -> Report:
-        return Report(results, tuple(problems), len(data_files), len(data_graph), graph)
+    outcomes = parse_files([*data_files, *context_files], jobs=jobs)
+    data_outcomes, context_outcomes = outcomes[: len(data_files)], outcomes[len(data_files) :]
+    shape_outcomes = parse_files(shape_files)
+    problems += [o for o in data_outcomes if isinstance(o, SourceError)]
+    problems += context_problems + [o for o in context_outcomes if isinstance(o, SourceError)]
+    problems += shape_problems + [o for o in shape_outcomes if isinstance(o, SourceError)]
+    loaded_data = [o for o in data_outcomes if isinstance(o, LoadedFile)]
+    loaded_context = [o for o in context_outcomes if isinstance(o, LoadedFile)]
 
-    if errors:
-        return report((), *errors)
-    shapes_graph = _merge(loaded_shapes)
-    if len(shapes_graph) == 0:
-        return report((), SourceError(shapes[0], None, None, "the shapes files hold no triples"))
+    def report(*bad: SourceError) -> Report:
+        return Report((), bad, len(data_files), len(_merge(loaded_data)))
+
+    if problems:
+        return report(*problems)
+    if shapes is None:
+        assert profile is not None
+        try:
+            shapes_graph = profiles.shapes_graph(profile)
+        except errors.SourceError as error:
+            return report(*error.problems)
+    else:
+        shapes_graph = _merge([o for o in shape_outcomes if isinstance(o, LoadedFile)])
+        if len(shapes_graph) == 0:
+            return report(SourceError(shapes[0], None, None, "the shapes files hold no triples"))
     try:
-        report_graph = _run_shacl(data_graph, shapes_graph, engine)
+        return validate_loaded(loaded_data, shapes_graph, context=loaded_context, engine=engine)
     except ShapesError as error:
-        return report((), SourceError(shapes[0], None, None, str(error)))
-    located = _read_results(report_graph, _locator(loaded_data, data_graph))
-    return report(located, graph=report_graph)
+        return report(SourceError(first_shapes_file, None, None, str(error)))
+
+
+def validate_loaded(
+    data: Sequence[LoadedFile],
+    shapes_graph: rdflib.Graph,
+    *,
+    context: Sequence[LoadedFile] = (),
+    engine: Engine = Engine.TURBO,
+) -> Report:
+    """Validate parsed files; results are located in them. Raises ShapesError for bad shapes.
+
+    Results whose focus node is described in a ``context`` file (and in no data file) are
+    dropped; the context's triples still count for the data's constraints.
+    """
+    if len(data) == 1 and not context:
+        data_graph = data[0].graph  # read only below; merging would copy every triple
+        triples = len(data_graph)
+    else:
+        data_graph = _merge(data)
+        triples = len(data_graph)
+        for file in context:
+            data_graph += file.graph
+    report_graph = run_shacl(data_graph, shapes_graph, engine)
+    located = _read_results(report_graph, _locator([*data, *context], data_graph))
+    context_paths = {file.path for file in context} - {file.path for file in data}
+    kept = tuple(result for result in located if result.file not in context_paths)
+    return Report(kept, (), len(data), triples, report_graph)
 
 
 def validate_graph(
     graph: rdflib.Graph, shapes_graph: rdflib.Graph, *, engine: Engine = Engine.TURBO
 ) -> tuple[Result, ...]:
     """Validate an in-memory graph; results carry no file or line. Raises ShapesError."""
-    return _read_results(_run_shacl(graph, shapes_graph, engine), lambda node: (None, None))
+    return _read_results(run_shacl(graph, shapes_graph, engine), lambda *_: (None, None, None))
 
 
 def _merge(files: Sequence[LoadedFile]) -> rdflib.Graph:
@@ -155,96 +220,67 @@ def _merge(files: Sequence[LoadedFile]) -> rdflib.Graph:
     return merged
 
 
-def _run_shacl(
-    data_graph: rdflib.Graph, shapes_graph: rdflib.Graph, engine: Engine
-) -> rdflib.Graph:
-    if engine is Engine.TURBO:
-        return _run_turbo(data_graph, shapes_graph)
-    return _run_pyshacl(data_graph, shapes_graph)
-
-
-def _run_turbo(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> rdflib.Graph:
-    import pyshacl_turbo
-
-    try:
-        # The same options as pySHACL below: SHACL-AF targets (e.g. the NDC rules) silently pass
-        # without advanced=True; no inference, so that the data is judged as written.
-        _conforms, report_graph, _text = pyshacl_turbo.validate(
-            data_graph,
-            shacl_graph=shapes_graph,
-            advanced=True,
-            inference="none",
-            allow_warnings=True,
-            meta_shacl=False,
-        )
-    except (ValueError, RuntimeError, NotImplementedError) as error:
-        # The Rust engine rejects malformed shapes with a one-line ValueError.
-        first_line = (str(error).strip().splitlines() or ["unknown error"])[0]
-        raise ShapesError(f"the SHACL engine cannot use the shapes: {first_line}") from error
-    if not isinstance(report_graph, rdflib.Graph):
-        raise ShapesError(f"the SHACL engine cannot use the shapes: {report_graph}")
-    return report_graph
-
-
-def _run_pyshacl(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> rdflib.Graph:
-    # Imported here: pySHACL takes a second to import, and most commands never validate.
-    import pyshacl
-    from pyshacl.errors import ReportableRuntimeError
-
-    # pySHACL logs an error to stderr before raising it; ShapesError carries it instead.
-    pyshacl_log = logging.getLogger("pyshacl-validate")
-    pyshacl_log.addFilter(_below_error)
-    try:
-        _conforms, report_graph, _text = pyshacl.validate(
-            data_graph,
-            shacl_graph=shapes_graph,
-            advanced=True,
-            inference="none",
-            allow_warnings=True,
-            meta_shacl=False,
-        )
-    except ReportableRuntimeError as error:
-        report_graph = error
-    finally:
-        pyshacl_log.removeFilter(_below_error)
-    # pySHACL returns, rather than raises, a failure met while evaluating constraints.
-    if isinstance(report_graph, ReportableRuntimeError):
-        first_line = (str(report_graph.message).strip().splitlines() or ["unknown error"])[0]
-        raise ShapesError(f"pySHACL cannot use the shapes: {first_line}") from report_graph
-    if not isinstance(report_graph, rdflib.Graph):
-        raise TypeError(f"pySHACL returned {type(report_graph).__name__}, expected a Graph")
-    return report_graph
-
-
-def _below_error(record: logging.LogRecord) -> bool:
-    return record.levelno < logging.ERROR
-
-
 def _locator(files: Sequence[LoadedFile], data_graph: rdflib.Graph) -> _Locator:
-    """Find the file and line describing a node; the first file that describes it wins."""
-    origin: dict[Node, tuple[Path, int | None]] = {}
+    """Find the file and lines of a result; among files describing a node, the first wins,
+    unless a later one holds the offending value."""
+    describing: dict[Node, list[LoadedFile]] = {}
     for file in files:
         for subject in file.graph.subjects(unique=True):
-            origin.setdefault(subject, (file.path, file.subject_lines.get(subject)))
+            describing.setdefault(subject, []).append(file)
 
-    def locate(node: Node) -> tuple[Path | None, int | None]:
+    def owner_of(node: Node) -> Node | None:
         # A blank node ([ ... ] in Turtle) has no position of its own; walk up to the nearest
-        # described node that refers to it, which is where the reader will find it.
+        # described IRI that refers to it, which is where the reader will find it.
         queue, seen = deque([node]), {node}
         while queue:
             current = queue.popleft()
-            if not isinstance(current, BNode) and current in origin:
-                return origin[current]
-            if isinstance(current, BNode):
-                for parent in data_graph.subjects(None, current, unique=True):
-                    if parent not in seen:
-                        seen.add(parent)
-                        queue.append(parent)
-        if node in origin:
-            return origin[node]
-        return None, None
+            if not isinstance(current, BNode):
+                return current
+            for parent in data_graph.subjects(None, current, unique=True):
+                if parent not in seen:
+                    seen.add(parent)
+                    queue.append(parent)
+        return None
+
+    def locate(focus: Node, step: _Step, value: Node | None) -> _Location:
+        owner = owner_of(focus)
+        if owner is None or owner not in describing:
+            return _mentioned(focus if owner is None else owner, files)
+        nested = owner != focus
+        candidates = describing[owner]
+        if value is not None:
+            predicate, inverse = step
+            for file in candidates:
+                positions = file.positions
+                if inverse:
+                    line = positions.value_line(value, predicate, focus) if not nested else None
+                else:
+                    line = positions.value_line(owner, predicate, value, nested=nested)
+                if line is not None:
+                    return file.path, file.subject_lines.get(owner), line
+        first = candidates[0]
+        return first.path, first.subject_lines.get(owner), None
 
     return locate
+
+
+def _mentioned(node: Node, files: Sequence[LoadedFile]) -> _Location:
+    """A node no file describes: the first line where it is used as an object, if any."""
+    for file in files:
+        line = file.positions.mention_lines.get(node)
+        if line is not None:
+            return file.path, line, None
+    return None, None, None
+
+
+def _path_step(report_graph: rdflib.Graph, path: Node | None) -> _Step:
+    """A path of one predicate, or of one inverse predicate (^p), as (predicate, inverse)."""
+    if isinstance(path, URIRef):
+        return path, False
+    inverse = report_graph.value(path, SH.inversePath) if path is not None else None
+    if isinstance(inverse, URIRef):
+        return inverse, True
+    return None, False
 
 
 def _read_results(report_graph: rdflib.Graph, locate: _Locator) -> tuple[Result, ...]:
@@ -257,7 +293,10 @@ def _read_results(report_graph: rdflib.Graph, locate: _Locator) -> tuple[Result,
             shape = report_graph.value(node, SH.sourceShape)
             severity = report_graph.value(node, SH.resultSeverity)
             component = report_graph.value(node, SH.sourceConstraintComponent)
-            file, line = locate(focus) if focus is not None else (None, None)
+            step = _path_step(report_graph, path)
+            file, line, value_line = (
+                locate(focus, step, value) if focus is not None else (None, None, None)
+            )
             results.append(
                 Result(
                     # SHACL allows custom severities; treat them as blocking to stay safe.
@@ -270,6 +309,7 @@ def _read_results(report_graph: rdflib.Graph, locate: _Locator) -> tuple[Result,
                     file=file,
                     line=line,
                     component=str(component) if isinstance(component, URIRef) else None,
+                    value_line=value_line,
                 )
             )
     return tuple(sorted(results, key=_sort_key))
@@ -299,11 +339,12 @@ def _message(report_graph: rdflib.Graph, result: Node) -> str:
     return f"fails {component}" if component is not None else "fails a constraint"
 
 
-def _sort_key(result: Result) -> tuple[bool, str, int, str, str, str, str, str]:
+def _sort_key(result: Result) -> tuple[bool, str, int, int, str, str, str, str, str]:
     return (
         result.file is None,  # results that cannot be located come last
         str(result.file or ""),
         result.line or 0,
+        result.value_line or 0,
         result.focus_node,
         result.shape,
         result.path or "",
