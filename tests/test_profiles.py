@@ -263,6 +263,10 @@ def test_the_wheel_carries_every_profile_and_works_without_the_repository(tmp_pa
         "psm_kg/profiles/SOURCES.md",
         "psm_kg/profiles/psm-ontology.ttl",
         *(
+            path.relative_to(ROOT / "src").as_posix()
+            for path in (ROOT / "src" / "psm_kg" / "templates").glob("*.html")
+        ),
+        *(
             path.relative_to(profiles.PROFILES_DIR.parent.parent).as_posix()
             for profile in PROFILES.values()
             for path in profile.shape_files
