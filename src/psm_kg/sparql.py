@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
-from starlette.exceptions import HTTPException
 
 from psm_kg.config import Settings
 from psm_kg.formats import Format, essence
 from psm_kg.negotiation import NotAcceptable, negotiate
+from psm_kg.request_handling import Problem, etag_matches, read_capped_body
 from psm_kg.store import QueryRejected, QuerySyntaxError, QueryTimeout, Store
 
 router = APIRouter()
@@ -37,23 +36,6 @@ UPDATE_BODY = "application/sparql-update"
 
 # Extra wait beyond the store's own deadline, for the engine to notice it between two writes.
 _TIMEOUT_GRACE_S = 1.0
-
-
-class Problem(HTTPException):
-    """An HTTP error with a title and context fields: {"status", "title", "detail", ...}."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str,
-        *,
-        headers: dict[str, str] | None = None,
-        **context: Any,
-    ) -> None:
-        super().__init__(status_code=status, detail=detail, headers=headers)
-        self.title = title
-        self.context = context
 
 
 def _store(request: Request) -> Store:
@@ -157,7 +139,7 @@ async def _query_by_post(request: Request) -> Response:
             content_type=content_type or None,
             supported=[FORM, QUERY_BODY],
         )
-    body = await _read_body(request, _settings(request).max_body_bytes)
+    body = await read_capped_body(request, _settings(request).max_body_bytes)
     text = _decode(body)
     if content_type == QUERY_BODY:
         _refuse_dataset_parameters(request.query_params.keys())  # they travel in the URL here
@@ -169,21 +151,6 @@ async def _query_by_post(request: Request) -> Response:
         raise _update_refused()
     _refuse_dataset_parameters(form.keys())
     return await _answer(request, _one_query(form.get("query", [])), cacheable=False)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = Problem(
-        413, "Request too large", f"the request body exceeds {limit} bytes", max_body_bytes=limit
-    )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:  # checked while reading: Content-Length may be absent or wrong
-            raise too_large
-    return bytes(body)
 
 
 def _decode(body: bytes) -> str:
@@ -198,13 +165,6 @@ def _etag(content_hash: str, query: str, fmt: Format) -> str:
     return f'"{digest[:32]}"'
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
-
-
 def _evaluate(
     store: Store, query: str, accept: str | None, timeout_s: float, if_none_match: str | None
 ) -> tuple[Format, str, bytes | None]:
@@ -215,7 +175,7 @@ def _evaluate(
     outcome = store.query(query, timeout_s=timeout_s)
     fmt = negotiate(accept, outcome.formats)
     etag = _etag(store.content_hash, query, fmt)
-    if _matches(if_none_match, etag):
+    if etag_matches(if_none_match, etag):
         return fmt, etag, None
     return fmt, etag, outcome.serialize(fmt)
 

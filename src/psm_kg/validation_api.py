@@ -8,7 +8,7 @@
 Both answer the report by content negotiation: JSON (the default), Turtle (a standard
 ``sh:ValidationReport``) or an HTML page. A finished validation is **200 whether or not the data
 conforms**: the report says which (``conforms``), not the status code. Everything else leaves
-through the one error shape (:class:`psm_kg.sparql.Problem`):
+through the one error shape (:class:`psm_kg.request_handling.Problem`):
 
 - 400 unknown profile (the body lists the profiles), empty body, or a body that cannot be read:
   a syntax error (``line`` and ``column`` fields), invalid UTF-8, something the server refuses
@@ -50,7 +50,7 @@ from psm_kg.formats import Format, essence
 from psm_kg.loading import LoadedFile, load_bytes
 from psm_kg.negotiation import NotAcceptable, negotiate
 from psm_kg.profiles import Profile
-from psm_kg.sparql import Problem, _matches, _read_body
+from psm_kg.request_handling import Problem, etag_matches, read_capped_body
 from psm_kg.store import Store
 from psm_kg.validation import Report, Severity, validate_loaded
 
@@ -127,7 +127,7 @@ async def validate_body(request: Request, profile: ProfileParameter = DEFAULT_PR
     chosen = _profile(request)
     body_format = _body_format(request)
     report_format = _report_format(request)
-    body = await _read_body(request, settings.max_body_bytes)
+    body = await read_capped_body(request, settings.max_body_bytes)
     if not body.strip():
         raise Problem(
             400,
@@ -164,7 +164,7 @@ async def dataset_report(request: Request, profile: ProfileParameter = DEFAULT_P
     report_format = _report_format(request)
     etag = _etag(store.content_hash, chosen.name, report_format)
     headers = {"Vary": "Accept", "ETag": etag, "Cache-Control": DATASET_CACHE_CONTROL}
-    if _matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     text = await _in_worker(
         settings.query_timeout_s,
