@@ -22,6 +22,19 @@ APP_DATA = Path(__file__).parent / "data" / "app"
 FIXTURE_TREE = APP_DATA / "tree"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep every run of the CLI in the tests (in process or a child) out of ~/.cache/psm-kg.
+
+    XDG_CACHE_HOME rather than PSM_KG_CACHE_DIR: several tests strip PSM_KG_* variables to run
+    with defaults, and the default cache directory follows XDG_CACHE_HOME.
+    """
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        yield
+
+
 def copy_tree(destination: Path) -> Path:
     """A fresh, writable copy of the fixture tree at ``destination``."""
     shutil.copytree(FIXTURE_TREE, destination)

@@ -45,6 +45,14 @@ def _repository_root() -> Path:
     return Path.cwd()
 
 
+def _default_cache_dir(env: Mapping[str, str]) -> Path:
+    """$XDG_CACHE_HOME/psm-kg, or ~/.cache/psm-kg when it is unset, empty or relative (as the XDG
+    Base Directory specification says)."""
+    xdg = env.get("XDG_CACHE_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "psm-kg"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything the CLI and the HTTP app can be told from outside."""
@@ -56,11 +64,14 @@ class Settings:
     base_iri: str = "https://w3id.org/psm/"
     query_timeout_s: float = 10.0
     max_body_bytes: int = 1_000_000
+    # Parsed context files of `validate --context` (parse_cache); relative to the working dir.
+    cache_dir: Path = field(default_factory=lambda: _default_cache_dir(os.environ))
 
     def __post_init__(self) -> None:
         # Absolute paths, so that a later chdir (uvicorn, tests) cannot change what they denote.
         object.__setattr__(self, "root", self.root.absolute())
         object.__setattr__(self, "dist_dir", (self.root / self.dist_dir).absolute())
+        object.__setattr__(self, "cache_dir", self.cache_dir.absolute())
         port, timeout, body = self.port, self.query_timeout_s, self.max_body_bytes
         _check_range("port", port, 1 <= port <= 65535, "an integer from 1 to 65535")
         _check_range("query_timeout_s", timeout, timeout > 0, "a number > 0")
@@ -119,6 +130,7 @@ _FIELDS: dict[str, tuple[Callable[[str], Any], tuple[type, ...], str]] = {
     "base_iri": (_parse_str, (str,), "an http(s) IRI ending in /"),
     "query_timeout_s": (_parse_float, (float, int), "a number of seconds"),
     "max_body_bytes": (_parse_int, (int,), "an integer number of bytes"),
+    "cache_dir": (_parse_path, (Path,), "a directory path"),
 }
 assert set(_FIELDS) == {f.name for f in dataclasses.fields(Settings)}, "every field needs a parser"
 
@@ -153,6 +165,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     A relative dist_dir is relative to root, so when only root changes, dist_dir follows it.
     """
     values = _values_from_env(os.environ if env is None else env)
+    values.setdefault("cache_dir", _default_cache_dir(os.environ if env is None else env))
     for name, value in overrides.items():
         if name not in _FIELDS:
             raise TypeError(f"unknown setting {name!r}")

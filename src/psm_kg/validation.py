@@ -9,7 +9,8 @@ focus node, and to the line holding the offending value.
 Context files (`context=`, and the psm ontology for profiles that want it) are loaded with the data
 so that references resolve, but results whose focus node is described in them are dropped: that is
 what makes incremental runs (only the changed files, the rest of the repository as context) report
-only on what changed.
+only on what changed. With a ``cache_dir``, the parsed context is kept between runs (`parse_cache`):
+a run whose context files are all unchanged parses only the data.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import rdflib
 from rdflib.namespace import RDF, SH
 from rdflib.term import BNode, Literal, Node, URIRef
 
-from psm_kg import errors, profiles
+from psm_kg import errors, parse_cache, profiles
 from psm_kg.engines import Engine, run_shacl
 from psm_kg.errors import ShapesError
 from psm_kg.loading import InlineDocument, LoadedFile, SourceError, parse_files
+from psm_kg.parse_cache import ContextFile, ParsedContext
 from psm_kg.profiles import Profile
 from psm_kg.source_paths import expand_paths, same_file_key
 
@@ -120,13 +122,15 @@ def validate_paths(
     context: Sequence[Path] = (),
     engine: Engine = Engine.TURBO,
     jobs: int = 1,
+    cache_dir: Path | None = None,
 ) -> Report:
     """Parse every data, context and shapes file (files or directories), then validate the data.
 
     ``shapes`` replaces the profile's shapes; without either, the `psm` profile is used. The
     profile's ontology (if it has one) joins ``context``. A file named both as data and as context
     is data. Bad input is reported in `Report.errors`, never raised. ``jobs`` > 1 parses files in
-    that many processes.
+    that many processes. With ``cache_dir``, the parsed context files are read from and written to
+    that cache (`parse_cache`); the results are the same.
     """
     if shapes is not None and not shapes:
         raise ValueError("validate_paths needs at least one shapes path")
@@ -149,14 +153,24 @@ def validate_paths(
     context_files = [path for path in context_files if same_file_key(path) not in data_keys]
     shape_files, shape_problems = expand_paths(shapes or [])
 
-    outcomes = parse_files([*data_files, *context_files], jobs=jobs)
+    # The key is taken before parsing: a file changed meanwhile is parsed again next time.
+    cache_key = parse_cache.cache_key(context_files) if cache_dir and context_files else None
+    cached = parse_cache.load(cache_dir, cache_key) if cache_dir and cache_key else None
+    to_parse = [*data_files, *(context_files if cached is None else [])]
+    outcomes = parse_files(to_parse, jobs=jobs)
     data_outcomes, context_outcomes = outcomes[: len(data_files)], outcomes[len(data_files) :]
     shape_outcomes = parse_files(shape_files)
     problems += [o for o in data_outcomes if isinstance(o, SourceError)]
     problems += context_problems + [o for o in context_outcomes if isinstance(o, SourceError)]
     problems += shape_problems + [o for o in shape_outcomes if isinstance(o, SourceError)]
     loaded_data = [o for o in data_outcomes if isinstance(o, LoadedFile)]
-    loaded_context = [o for o in context_outcomes if isinstance(o, LoadedFile)]
+    parsed_context = [o for o in context_outcomes if isinstance(o, LoadedFile)]
+    loaded_context: Sequence[LoadedFile] | ParsedContext = parsed_context
+    if cached is not None:
+        loaded_context = cached
+    elif cache_dir and cache_key and len(parsed_context) == len(context_files):
+        loaded_context = ParsedContext.of(parsed_context)  # every context file parsed
+        parse_cache.store(cache_dir, cache_key, loaded_context)
 
     def report(*bad: SourceError) -> Report:
         return Report((), bad, len(data_files), len(_merge(loaded_data)))
@@ -183,25 +197,36 @@ def validate_loaded(
     data: Sequence[LoadedFile],
     shapes_graph: rdflib.Graph,
     *,
-    context: Sequence[LoadedFile] = (),
+    context: Sequence[LoadedFile] | ParsedContext = (),
     engine: Engine = Engine.TURBO,
 ) -> Report:
     """Validate parsed files; results are located in them. Raises ShapesError for bad shapes.
 
     Results whose focus node is described in a ``context`` file (and in no data file) are
-    dropped; the context's triples still count for the data's constraints.
+    dropped; the context's triples still count for the data's constraints. A `ParsedContext`
+    receives the data's triples in its graph (merging them into a copy would cost as much as
+    the merge it saves).
     """
-    if len(data) == 1 and not context:
+    context_files: Sequence[LoadedFile | ContextFile]
+    if isinstance(context, ParsedContext):
+        data_graph = context.graph
+        context_files = context.files
+        triples = len(data[0].graph) if len(data) == 1 else len(_merge(data))
+        for file in data:
+            data_graph += file.graph
+    elif len(data) == 1 and not context:
         data_graph = data[0].graph  # read only below; merging would copy every triple
         triples = len(data_graph)
+        context_files = ()
     else:
         data_graph = _merge(data)
         triples = len(data_graph)
         for file in context:
             data_graph += file.graph
+        context_files = context
     report_graph = run_shacl(data_graph, shapes_graph, engine)
-    located = _read_results(report_graph, _locator([*data, *context], data_graph))
-    context_paths = {file.path for file in context} - {file.path for file in data}
+    located = _read_results(report_graph, _locator([*data, *context_files], data_graph))
+    context_paths = {file.path for file in context_files} - {file.path for file in data}
     kept = tuple(result for result in located if result.file not in context_paths)
     return Report(kept, (), len(data), triples, report_graph)
 
@@ -220,12 +245,13 @@ def _merge(files: Sequence[LoadedFile]) -> rdflib.Graph:
     return merged
 
 
-def _locator(files: Sequence[LoadedFile], data_graph: rdflib.Graph) -> _Locator:
+def _locator(files: Sequence[LoadedFile | ContextFile], data_graph: rdflib.Graph) -> _Locator:
     """Find the file and lines of a result; among files describing a node, the first wins,
     unless a later one holds the offending value."""
-    describing: dict[Node, list[LoadedFile]] = {}
+    describing: dict[Node, list[LoadedFile | ContextFile]] = {}
     for file in files:
-        for subject in file.graph.subjects(unique=True):
+        subjects = file.subjects if isinstance(file, ContextFile) else file.graph.subjects()
+        for subject in set(subjects):
             describing.setdefault(subject, []).append(file)
 
     def owner_of(node: Node) -> Node | None:
@@ -264,7 +290,7 @@ def _locator(files: Sequence[LoadedFile], data_graph: rdflib.Graph) -> _Locator:
     return locate
 
 
-def _mentioned(node: Node, files: Sequence[LoadedFile]) -> _Location:
+def _mentioned(node: Node, files: Sequence[LoadedFile | ContextFile]) -> _Location:
     """A node no file describes: the first line where it is used as an object, if any."""
     for file in files:
         line = file.positions.mention_lines.get(node)
