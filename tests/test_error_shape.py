@@ -126,7 +126,10 @@ def test_the_406_names_what_was_asked_and_what_is_available(client: TestClient) 
     response = client.get("/sparql", params={"query": "ASK {}"}, headers={"accept": "text/html"})
     problem = assert_problem_shape(response, 406)
     assert problem["accept"] == "text/html"
-    assert problem["available"] == ["application/sparql-results+json"]
+    assert problem["available"] == [
+        "application/sparql-results+json",
+        "application/sparql-results+xml",
+    ]
 
 
 def test_the_405_lists_the_allowed_methods_in_the_body_and_the_allow_header(

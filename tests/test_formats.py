@@ -81,7 +81,12 @@ def test_formats_of_a_kind_keep_the_table_order() -> None:
         formats.RDF_XML,
     )
     assert formats.of_kind(FormatKind.DATASET) == (formats.N_QUADS, formats.TRIG)
-    assert formats.of_kind(FormatKind.RESULTS) == (formats.SPARQL_JSON,)
+    assert formats.of_kind(FormatKind.RESULTS) == (
+        formats.SPARQL_JSON,
+        formats.SPARQL_XML,
+        formats.SPARQL_CSV,
+        formats.SPARQL_TSV,
+    )
     assert formats.of_kind(FormatKind.DOCUMENT) == (formats.JSON, formats.HTML)
 
 

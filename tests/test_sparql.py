@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import warnings
+from collections.abc import Callable
 from urllib.parse import quote
+from xml.etree import ElementTree
 
 import pytest
 import rdflib
+from rdflib.compare import isomorphic
 from starlette.testclient import TestClient
 
 from psm_kg.app import create_app
@@ -254,3 +260,84 @@ def test_healthz_reports_ok_and_the_triple_count(client: TestClient, store: Stor
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "triples": len(store)}
+
+
+def _pillars_from_xml(body: bytes) -> set[str]:
+    root = ElementTree.fromstring(body)
+    ns = {"r": "http://www.w3.org/2005/sparql-results#"}
+    return {uri.text or "" for uri in root.iterfind(".//r:binding[@name='pillar']/r:uri", ns)}
+
+
+def _pillars_from_csv(body: bytes) -> set[str]:
+    rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    return {row["pillar"] for row in rows}
+
+
+def _pillars_from_tsv(body: bytes) -> set[str]:
+    lines = body.decode("utf-8").splitlines()
+    assert lines[0] == "?pillar"
+    return {line.removeprefix("<").removesuffix(">") for line in lines[1:]}
+
+
+SELECT_FORMATS = [
+    ("application/sparql-results+xml", _pillars_from_xml),
+    ("text/csv", _pillars_from_csv),
+    ("text/tab-separated-values", _pillars_from_tsv),
+]
+
+
+@pytest.mark.parametrize(("media_type", "read"), SELECT_FORMATS, ids=[m for m, _ in SELECT_FORMATS])
+def test_select_answers_every_sparql_results_format_on_request(
+    client: TestClient, media_type: str, read: Callable[[bytes], set[str]]
+) -> None:
+    response = client.get(
+        "/sparql", params={"query": SELECT_PILLARS}, headers={"accept": media_type}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+    assert read(response.content) == EXPECTED_PILLARS
+
+
+def test_ask_in_sparql_xml_carries_the_boolean(client: TestClient) -> None:
+    response = client.get(
+        "/sparql",
+        params={"query": "ASK { ?s ?p ?o }"},
+        headers={"accept": "application/sparql-results+xml"},
+    )
+    assert response.status_code == 200
+    root = ElementTree.fromstring(response.content)
+    assert root.findtext("{http://www.w3.org/2005/sparql-results#}boolean") == "true"
+
+
+def test_ask_in_csv_is_not_acceptable_since_csv_is_for_select_only(client: TestClient) -> None:
+    response = client.get(
+        "/sparql", params={"query": "ASK { ?s ?p ?o }"}, headers={"accept": "text/csv"}
+    )
+    assert response.status_code == 406
+
+
+GRAPH_FORMATS = [
+    ("application/ld+json", "json-ld"),
+    ("application/rdf+xml", "xml"),
+    ("text/turtle", "turtle"),
+    ("application/n-triples", "nt"),
+]
+
+
+@pytest.mark.parametrize(
+    ("media_type", "rdflib_format"), GRAPH_FORMATS, ids=[m for m, _ in GRAPH_FORMATS]
+)
+def test_construct_answers_every_rdf_format_on_request(
+    client: TestClient, media_type: str, rdflib_format: str
+) -> None:
+    response = client.get(
+        "/sparql", params={"query": CONSTRUCT_LABELS}, headers={"accept": media_type}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == media_type
+    with warnings.catch_warnings():
+        # rdflib 7's JSON-LD parser builds a ConjunctiveGraph, which rdflib itself deprecates.
+        warnings.filterwarnings("ignore", "ConjunctiveGraph is deprecated", DeprecationWarning)
+        graph = rdflib.Graph().parse(data=response.content, format=rdflib_format)
+    turtle = client.get("/sparql", params={"query": CONSTRUCT_LABELS}).content
+    assert isomorphic(graph, rdflib.Graph().parse(data=turtle, format="turtle"))

@@ -45,6 +45,9 @@ SPARQL_JSON = Format(
     FormatKind.RESULTS,
     ("application/json",),
 )
+SPARQL_XML = Format("SPARQL XML", "application/sparql-results+xml", "srx", FormatKind.RESULTS)
+SPARQL_CSV = Format("SPARQL CSV", "text/csv", "csv", FormatKind.RESULTS)
+SPARQL_TSV = Format("SPARQL TSV", "text/tab-separated-values", "tsv", FormatKind.RESULTS)
 TURTLE = Format("Turtle", "text/turtle", "ttl", FormatKind.GRAPH, ("application/x-turtle",))
 N_TRIPLES = Format("N-Triples", "application/n-triples", "nt", FormatKind.GRAPH)
 JSON_LD = Format("JSON-LD", "application/ld+json", "jsonld", FormatKind.GRAPH)
@@ -56,6 +59,9 @@ HTML = Format("HTML", "text/html", "html", FormatKind.DOCUMENT)
 
 FORMATS: tuple[Format, ...] = (
     SPARQL_JSON,
+    SPARQL_XML,
+    SPARQL_CSV,
+    SPARQL_TSV,
     TURTLE,
     N_TRIPLES,
     JSON_LD,

@@ -84,10 +84,24 @@ class QueryKind(StrEnum):
 
 
 # What each kind of result can be written as, in order of preference (the first is the default).
+# What each kind of result can be written as, the default first. CSV and TSV are defined for
+# SELECT results only (SPARQL 1.1 Query Results CSV and TSV Formats, section 1).
 FORMATS_BY_KIND: dict[QueryKind, tuple[Format, ...]] = {
-    QueryKind.SOLUTIONS: (formats.SPARQL_JSON,),
-    QueryKind.BOOLEAN: (formats.SPARQL_JSON,),
-    QueryKind.GRAPH: (formats.TURTLE, formats.N_TRIPLES),
+    QueryKind.SOLUTIONS: (
+        formats.SPARQL_JSON,
+        formats.SPARQL_XML,
+        formats.SPARQL_CSV,
+        formats.SPARQL_TSV,
+    ),
+    QueryKind.BOOLEAN: (formats.SPARQL_JSON, formats.SPARQL_XML),
+    QueryKind.GRAPH: (
+        formats.TURTLE,
+        formats.N_TRIPLES,
+        formats.JSON_LD,
+        formats.RDF_XML,
+        formats.N_QUADS,
+        formats.TRIG,
+    ),
 }
 
 # --- reading SPARQL text just enough to refuse what the engine would otherwise run --------------
