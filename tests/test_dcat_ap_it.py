@@ -30,6 +30,8 @@ from rdflib import RDF, RDFS, BNode, Graph, Namespace, URIRef
 from rdflib.namespace import SH
 from rdflib.term import Node
 
+from shape_inventory import checked_shapes, shapes_in
+
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = ROOT / "src" / "psm_kg" / "profiles" / "dcat-ap-it"
 README = PROFILE / "README.md"
@@ -46,17 +48,6 @@ ENGINES: dict[str, Callable[..., Any]] = {
     "pyshacl": pyshacl.validate,
     "pyshacl-turbo": pyshacl_turbo.validate,
 }
-TARGETS = {SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target}
-NOT_CONSTRAINTS = TARGETS | {
-    SH.property,
-    SH.name,
-    SH.description,
-    SH.message,
-    SH.severity,
-    SH.deactivated,
-    SH.order,
-    SH.group,
-}
 
 
 @cache
@@ -70,28 +61,6 @@ def _all_shapes() -> Graph:
     for name in SEVERITY:
         merged += _parse(name)
     return merged
-
-
-def _shapes(g: Graph) -> set[Node]:
-    """Every node used as a shape: declared, targeted, with a path, or the object of sh:property."""
-    found: set[Node] = set(g.subjects(RDF.type, SH.NodeShape))
-    found |= set(g.subjects(RDF.type, SH.PropertyShape))
-    found |= set(g.subjects(SH.path, None))
-    found |= set(g.objects(None, SH.property))
-    for p in TARGETS:
-        found |= set(g.subjects(p, None))
-    return found
-
-
-def _checked(g: Graph) -> set[Node]:
-    """The shapes that can be the sh:sourceShape of a result, and so need a counter-example."""
-    checked: set[Node] = set(g.objects(None, SH.property))
-    for shape in _shapes(g):
-        predicates = set(g.predicates(shape, None))
-        own = {p for p in predicates if str(p).startswith(str(SH)) and p not in NOT_CONSTRAINTS}
-        if predicates & TARGETS and own:
-            checked.add(shape)
-    return checked
 
 
 def _local(shape: Node) -> str:
@@ -131,8 +100,8 @@ def _source_shapes(report: Graph) -> set[Node]:
     return {node for r in results if (node := report.value(r, SH.sourceShape)) is not None}
 
 
-ALL_SHAPES = sorted(_shapes(_all_shapes()), key=str)
-CHECKED = sorted(_checked(_all_shapes()), key=str)
+ALL_SHAPES = sorted(shapes_in(_all_shapes()), key=str)
+CHECKED = sorted(checked_shapes(_all_shapes()), key=str)
 ENGINE_NAMES = list(ENGINES)
 
 
@@ -143,7 +112,7 @@ def test_every_shape_file_parses_and_passes_the_shacl_meta_shapes(name: str) -> 
         Graph(), shacl_graph=_parse(name), meta_shacl=True, advanced=True
     )
     assert conforms, text
-    assert _shapes(_parse(name)), f"{name} declares no shapes"
+    assert shapes_in(_parse(name)), f"{name} declares no shapes"
 
 
 @pytest.mark.parametrize("engine", ENGINE_NAMES)
@@ -156,7 +125,7 @@ def test_both_shape_files_together_load_in_every_engine(engine: str) -> None:
 
 
 def test_no_shape_is_defined_in_both_files() -> None:
-    first, second = (_shapes(_parse(name)) for name in SEVERITY)
+    first, second = (shapes_in(_parse(name)) for name in SEVERITY)
     assert not first & second, sorted(_local(s) for s in first & second)
 
 

@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 from pyshacl import ShapesGraph, validate
 from rdflib import RDF, RDFS, Graph, Namespace, URIRef
-from rdflib.collection import Collection
 from rdflib.namespace import OWL, SH
 from rdflib.term import Node
+
+from shape_inventory import checked_shapes, declared_shapes, shapes_in
 
 ROOT = Path(__file__).resolve().parents[1]
 ONTOLOGY = ROOT / "ontology" / "psm.ttl"
@@ -41,19 +42,6 @@ SEVERITY = {
     "shapes-recommended.ttl": SH.Warning,
     "ontology.ttl": SH.Violation,
 }
-TARGETS = {SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf, SH.target}
-NOT_CONSTRAINTS = TARGETS | {
-    SH.property,
-    SH.name,
-    SH.description,
-    SH.message,
-    SH.severity,
-    SH.deactivated,
-    SH.order,
-    SH.group,
-}
-SHAPE_VALUED = (SH.property, SH.node, SH.qualifiedValueShape, SH["not"])
-SHAPE_LISTS = (SH["or"], SH["and"], SH.xone)
 
 
 @cache
@@ -67,35 +55,6 @@ def _all_shapes() -> Graph:
     for name in SEVERITY:
         merged += _parse(SHAPES_DIR / name)
     return merged
-
-
-def _declared(g: Graph) -> set[Node]:
-    return set(g.subjects(RDF.type, SH.NodeShape)) | set(g.subjects(RDF.type, SH.PropertyShape))
-
-
-def _shapes(g: Graph) -> set[Node]:
-    """Every node used as a shape: declared, targeted, with a path, or referenced as a shape."""
-    found: set[Node] = _declared(g)
-    found |= set(g.subjects(SH.path, None))
-    for p in TARGETS:
-        found |= set(g.subjects(p, None))
-    for p in SHAPE_VALUED:
-        found |= set(g.objects(None, p))
-    for p in SHAPE_LISTS:
-        for head in g.objects(None, p):
-            found |= set(Collection(g, head))
-    return found
-
-
-def _checked_shapes(g: Graph) -> set[Node]:
-    """The shapes that can be the sh:sourceShape of a result, and so need a counter-example."""
-    checked: set[Node] = set(g.objects(None, SH.property))
-    for shape in _shapes(g):
-        predicates = set(g.predicates(shape, None))
-        own = {p for p in predicates if str(p).startswith(str(SH)) and p not in NOT_CONSTRAINTS}
-        if predicates & TARGETS and own:
-            checked.add(shape)
-    return checked
 
 
 def _local(shape: Node) -> str:
@@ -114,7 +73,7 @@ def _with_ontology(example: Path) -> Graph:
     return data
 
 
-CHECKED = sorted(_checked_shapes(_all_shapes()), key=str)
+CHECKED = sorted(checked_shapes(_all_shapes()), key=str)
 VALID_EXAMPLES = sorted(VALID.glob("*.ttl"))
 INVALID_EXAMPLES = sorted(INVALID.glob("*.ttl"))
 
@@ -131,8 +90,8 @@ def test_every_shape_file_parses_and_passes_the_shacl_meta_shapes(name: str) -> 
 @pytest.mark.parametrize("name", list(SEVERITY))
 def test_every_shape_is_a_typed_iri_in_the_shapes_namespace(name: str) -> None:
     g = _parse(SHAPES_DIR / name)
-    typed = _declared(g)
-    for shape in _shapes(g):
+    typed = declared_shapes(g)
+    for shape in shapes_in(g):
         assert isinstance(shape, URIRef), f"{name}: blank-node shape {g.cbd(shape).serialize()}"
         assert str(shape).startswith(str(PSMSH)), f"{name}: {shape} is outside {PSMSH}"
         assert shape in typed, f"{name}: {shape} is neither a sh:NodeShape nor a sh:PropertyShape"
@@ -141,7 +100,7 @@ def test_every_shape_is_a_typed_iri_in_the_shapes_namespace(name: str) -> None:
 @pytest.mark.parametrize("name", list(SEVERITY))
 def test_every_shape_has_a_name_a_comment_and_messages_in_english_and_italian(name: str) -> None:
     g = _parse(SHAPES_DIR / name)
-    for shape in _shapes(g):
+    for shape in shapes_in(g):
         messages = {getattr(m, "language", None) for m in g.objects(shape, SH.message)}
         assert {"en", "it"} <= messages, f"{name}: {_local(shape)} lacks an sh:message @en or @it"
         assert (shape, SH.name, None) in g, f"{name}: {_local(shape)} has no sh:name"
@@ -151,8 +110,8 @@ def test_every_shape_has_a_name_a_comment_and_messages_in_english_and_italian(na
 @pytest.mark.parametrize("name", list(SEVERITY))
 def test_every_shape_has_one_severity_the_severity_of_its_file(name: str) -> None:
     g = _parse(SHAPES_DIR / name)
-    checked = _checked_shapes(g)
-    for shape in _shapes(g):
+    checked = checked_shapes(g)
+    for shape in shapes_in(g):
         severities = set(g.objects(shape, SH.severity))
         assert len(severities) == 1, f"{name}: {_local(shape)} has severities {severities}"
         # Value shapes are exempt: they never report on their own.
@@ -163,7 +122,7 @@ def test_every_shape_has_one_severity_the_severity_of_its_file(name: str) -> Non
 def test_no_shape_is_defined_in_two_files() -> None:
     # An IRI defined in two files gets two copies of every RDF list (e.g. sh:languageIn) once the
     # files are merged, which pySHACL rejects.
-    defined = {name: _shapes(_parse(SHAPES_DIR / name)) for name in SEVERITY}
+    defined = {name: shapes_in(_parse(SHAPES_DIR / name)) for name in SEVERITY}
     names = list(defined)
     for i, first in enumerate(names):
         for second in names[i + 1 :]:
