@@ -8,13 +8,22 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest validate build bench clean pyshacl-sdist
+.PHONY: serve test lint typecheck pytest validate build bench clean pyshacl-sdist node
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# npm packages (package-lock.json): the query editor served at /sparql, and the test tools.
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
 
 build: $(STAMP)
 	$(BIN)/psm-kg build
@@ -40,7 +49,7 @@ pyshacl-sdist: $(STAMP)
 	test -f $(PYSHACL_SDIST_DIR)/pyshacl-$$v.tar.gz || \
 	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: "pyshacl==$$v" -d $(PYSHACL_SDIST_DIR)
 
-pytest: $(STAMP) pyshacl-sdist
+pytest: $(STAMP) pyshacl-sdist $(NODE_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -49,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_validate.py
 
 clean:
-	rm -rf dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf dist node_modules .mypy_cache .pytest_cache .ruff_cache

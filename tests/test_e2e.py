@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,37 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from live_server import live_server
 from psm_kg import build
 
 pytestmark = pytest.mark.e2e
 
-STARTUP_LIMIT_S = 20.0
 QUERY_TIMEOUT_S = 1.0  # the server's limit, small so the timeout test is quick
 PILLARS = "SELECT ?p WHERE { ?p a <https://w3id.org/psm/ontology#Pillar> }"
 # About 4.5 million rows on the fixture tree: runs far past QUERY_TIMEOUT_S if not stopped.
 MANY_ROWS = "SELECT * { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_healthy(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + STARTUP_LIMIT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"the server exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"the server did not answer /healthz within {STARTUP_LIMIT_S} s")
 
 
 @pytest.fixture(scope="module")
@@ -53,29 +27,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, app_data: Path) -> Iterator
     """A server on a fresh copy of the fixture tree, without dist/: serve builds it."""
     root = tmp_path_factory.mktemp("e2e") / "tree"
     shutil.copytree(app_data / "tree", root)
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PSM_KG_")}
-    env["PSM_KG_QUERY_TIMEOUT_S"] = str(QUERY_TIMEOUT_S)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "psm_kg", "serve", "--root", str(root), "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base_url, process)
+    with live_server(root, {"PSM_KG_QUERY_TIMEOUT_S": str(QUERY_TIMEOUT_S)}) as running:
         assert (root / "dist" / build.NQUADS_FILE).is_file()
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stdout:
-            process.stdout.close()
+        yield running.base_url
 
 
 def bindings(response: httpx.Response) -> list[dict[str, dict[str, str]]]:
