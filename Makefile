@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest validate build bench clean pyshacl-sdist node
+.PHONY: serve test lint typecheck pytest validate build bench clean pyshacl-sdist node ui-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,26 @@ $(NODE_STAMP): package.json package-lock.json
 
 node: $(NODE_STAMP)
 
-build: $(STAMP)
+# The query editor's files, copied from node_modules into the package (git-ignored) so that the
+# server serves them itself and the wheel ships them: the page loads nothing from a CDN.
+UI_VENDOR := src/psm_kg/static/vendor/yasgui
+UI_STAMP := $(UI_VENDOR)/.installed
+
+$(UI_STAMP): $(NODE_STAMP)
+	mkdir -p $(UI_VENDOR)
+	cp node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuko/yasgui/build/yasgui.min.css \
+	  node_modules/@zazuko/yasgui/package.json $(UI_VENDOR)/
+	touch $(UI_STAMP)
+
+# Without npm the server still runs: the editor page falls back to a plain form. The tests need it.
+ui-assets:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(UI_STAMP); \
+	else echo "npm not found: /sparql offers a plain query form (install Node.js, then make ui-assets)"; fi
+
+build: $(STAMP) ui-assets
 	$(BIN)/psm-kg build
 
-serve: build
+serve: build ui-assets
 	$(BIN)/psm-kg serve --host $(HOST) --port $(PORT)
 
 validate: $(STAMP)
@@ -49,7 +65,7 @@ pyshacl-sdist: $(STAMP)
 	test -f $(PYSHACL_SDIST_DIR)/pyshacl-$$v.tar.gz || \
 	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: "pyshacl==$$v" -d $(PYSHACL_SDIST_DIR)
 
-pytest: $(STAMP) pyshacl-sdist $(NODE_STAMP)
+pytest: $(STAMP) pyshacl-sdist $(NODE_STAMP) $(UI_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest

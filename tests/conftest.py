@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 from psm_kg.app import create_app
 from psm_kg.build import build_dist
 from psm_kg.config import Settings, load_settings
+from psm_kg.query_workers import WorkerPool
 from psm_kg.store import Store
 
 APP_DATA = Path(__file__).parent / "data" / "app"
@@ -72,8 +73,18 @@ def store(built_settings: Settings) -> Store:
     return Store.from_dist(built_settings.dist_dir)
 
 
+@pytest.fixture(scope="session")
+def query_pool(store: Store) -> Iterator[WorkerPool]:
+    """Query worker processes over the built fixture tree, shared by the in-process apps."""
+    pool = WorkerPool.for_store(store, 2)
+    pool.start()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def client(built_settings: Settings, store: Store) -> Iterator[TestClient]:
+def client(built_settings: Settings, store: Store, query_pool: WorkerPool) -> Iterator[TestClient]:
     """The real app over the built fixture tree; server errors come back as responses."""
-    with TestClient(create_app(built_settings, store), raise_server_exceptions=False) as client:
+    app = create_app(built_settings, store, query_pool)
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client

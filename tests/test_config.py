@@ -124,10 +124,50 @@ def test_every_setting_has_an_environment_variable() -> None:
         assert load_settings(env={env_key(name): _sample(name)}) is not None
 
 
+SAMPLES = {
+    "port": "1",
+    "query_timeout_s": "1",
+    "max_body_bytes": "1",
+    "access_log": "1",
+    "query_workers": "0",
+    "max_result_bytes": "1",
+    "result_cache_bytes": "0",
+    "cache_max_age_s": "0",
+    "base_iri": "https://example.org/",
+    "service_allowlist": "https://query.example/sparql, https://other.example/",
+    "cors_origins": "https://portal.example",
+}
+
+
 def _sample(name: str) -> str:
-    return {"port": "1", "query_timeout_s": "1", "max_body_bytes": "1"}.get(
-        name, "https://example.org/" if name == "base_iri" else "x"
+    return SAMPLES.get(name, "x")
+
+
+def test_lists_are_read_comma_separated() -> None:
+    settings = load_settings(
+        env={
+            "PSM_KG_SERVICE_ALLOWLIST": "https://a.example/sparql, https://b.example/",
+            "PSM_KG_CORS_ORIGINS": "",
+        }
     )
+    assert settings.service_allowlist == ("https://a.example/sparql", "https://b.example/")
+    assert settings.cors_origins == ()
+    assert load_settings(env={}).cors_origins == ("*",)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("PSM_KG_SERVICE_ALLOWLIST", "file:///etc/"),
+        ("PSM_KG_CORS_ORIGINS", "portal.example"),
+        ("PSM_KG_QUERY_WORKERS", "-1"),
+        ("PSM_KG_MAX_RESULT_BYTES", "0"),
+        ("PSM_KG_RESULT_CACHE_BYTES", "-5"),
+    ],
+)
+def test_a_bad_endpoint_setting_names_the_variable(key: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        load_settings(env={key: value})
 
 
 def test_nothing_but_config_reads_the_environment() -> None:
@@ -139,3 +179,35 @@ def test_nothing_but_config_reads_the_environment() -> None:
         if path.name != "config.py" and readers.search(path.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("NO", False),
+        (" off ", False),
+    ],
+    ids=lambda value: repr(value),
+)
+def test_access_log_reads_the_usual_spellings_of_a_boolean(text: str, value: bool) -> None:
+    assert load_settings(env={"PSM_KG_ACCESS_LOG": text}).access_log is value
+
+
+def test_access_log_is_on_by_default_and_refuses_other_words() -> None:
+    assert load_settings(env={}).access_log is True
+    with pytest.raises(SettingsError, match=r"PSM_KG_ACCESS_LOG.*'maybe'.*boolean"):
+        load_settings(env={"PSM_KG_ACCESS_LOG": "maybe"})
+
+
+def test_a_boolean_option_is_taken_for_a_boolean_setting_only() -> None:
+    assert load_settings(env={"PSM_KG_ACCESS_LOG": "1"}, access_log=False).access_log is False
+    with pytest.raises(SettingsError, match="access_log"):
+        load_settings(env={}, access_log=1)
+    with pytest.raises(SettingsError, match="port"):
+        load_settings(env={}, port=True)

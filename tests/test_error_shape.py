@@ -22,7 +22,11 @@ Send = Callable[[TestClient], httpx2.Response]
 
 ERROR_ROUTES: list[tuple[str, Send, int]] = [
     ("malformed query", lambda c: c.get("/sparql", params={"query": "SELECT ?s {"}), 400),
-    ("missing query", lambda c: c.get("/sparql"), 400),
+    (
+        "missing query",
+        lambda c: c.get("/sparql", headers={"accept": "application/sparql-results+json"}),
+        400,
+    ),
     (
         "missing form query",
         lambda c: c.post("/sparql", content=b"", headers={"content-type": FORM}),
@@ -33,7 +37,7 @@ ERROR_ROUTES: list[tuple[str, Send, int]] = [
     ("method not allowed on healthz", lambda c: c.delete("/healthz"), 405),
     (
         "not acceptable",
-        lambda c: c.get("/sparql", params={"query": "ASK {}"}, headers={"accept": "text/html"}),
+        lambda c: c.get("/sparql", params={"query": "ASK {}"}, headers={"accept": "image/png"}),
         406,
     ),
     (
@@ -123,9 +127,9 @@ def test_every_error_route_answers_the_one_error_shape(
 
 
 def test_the_406_names_what_was_asked_and_what_is_available(client: TestClient) -> None:
-    response = client.get("/sparql", params={"query": "ASK {}"}, headers={"accept": "text/html"})
+    response = client.post("/sparql", data={"query": "ASK {}"}, headers={"accept": "text/csv"})
     problem = assert_problem_shape(response, 406)
-    assert problem["accept"] == "text/html"
+    assert problem["accept"] == "text/csv"
     assert problem["available"] == [
         "application/sparql-results+json",
         "application/sparql-results+xml",
@@ -137,8 +141,9 @@ def test_the_405_lists_the_allowed_methods_in_the_body_and_the_allow_header(
 ) -> None:
     response = client.put("/sparql", content=b"x")
     problem = assert_problem_shape(response, 405)
-    assert set(problem["allowed"]) == {"GET", "HEAD", "POST"}  # type: ignore[arg-type]
-    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+    allowed = {"GET", "HEAD", "POST", "OPTIONS"}
+    assert set(problem["allowed"]) == allowed  # type: ignore[arg-type]
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == allowed
 
 
 def test_the_415_lists_the_supported_content_types(client: TestClient) -> None:
@@ -174,7 +179,7 @@ def test_the_validate_413_and_503_answer_the_one_error_shape(
 class FailingStore(Store):
     """A store whose queries fail with an unexpected exception, as a bug would."""
 
-    def query(self, sparql: str, *, timeout_s: float) -> QueryOutcome:
+    def query(self, sparql: str, **options: object) -> QueryOutcome:
         raise RuntimeError("secret internal detail")
 
 

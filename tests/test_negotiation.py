@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from psm_kg.formats import N_QUADS, N_TRIPLES, SPARQL_JSON, TRIG, TURTLE, Format
-from psm_kg.negotiation import NotAcceptable, negotiate, parse_accept
+from psm_kg.negotiation import NotAcceptable, choose, negotiate, parse_accept
 
 GRAPH = (TURTLE, N_TRIPLES)
 RESULTS = (SPARQL_JSON,)
@@ -100,3 +100,37 @@ def test_parse_accept_keeps_weights_and_drops_malformed_ranges() -> None:
         ("text", "turtle", 0.5),
         ("application", "*", 1.0),
     ]
+
+
+CHOICES: list[tuple[str, str | None, tuple[str, ...], tuple[Format, ...], Format]] = [
+    ("no format parameter: Accept decides", "application/n-triples", (), GRAPH, N_TRIPLES),
+    ("a short name wins over Accept", "application/n-triples", ("ttl",), GRAPH, TURTLE),
+    ("a media type wins over Accept", "text/turtle", ("application/n-triples",), GRAPH, N_TRIPLES),
+    ("json means SPARQL JSON for results", None, ("json",), RESULTS, SPARQL_JSON),
+    ("names are case-insensitive", None, ("NT",), GRAPH, N_TRIPLES),
+    ("an unknown name leaves it to Accept", "application/n-triples", ("yaml",), GRAPH, N_TRIPLES),
+    ("the first name that fits wins", None, ("csv", "nt", "ttl"), GRAPH, N_TRIPLES),
+    (
+        "a comma-separated list is read in order",
+        None,
+        ("x/y,application/n-triples",),
+        GRAPH,
+        N_TRIPLES,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("accept", "names", "allowed", "expected"),
+    [case[1:] for case in CHOICES],
+    ids=[case[0] for case in CHOICES],
+)
+def test_choose_lets_a_format_parameter_override_accept(
+    accept: str | None, names: tuple[str, ...], allowed: tuple[Format, ...], expected: Format
+) -> None:
+    assert choose(accept, names, allowed) is expected
+
+
+def test_choose_refuses_a_format_of_another_kind() -> None:
+    with pytest.raises(NotAcceptable):
+        choose(None, ("csv",), GRAPH)

@@ -11,6 +11,7 @@ from rdflib.compare import isomorphic
 
 from psm_kg import build, formats
 from psm_kg.config import Settings
+from psm_kg.sparql_text import looks_like_update, uses_service
 from psm_kg.store import (
     FederationNotAllowed,
     QueryKind,
@@ -19,8 +20,6 @@ from psm_kg.store import (
     Store,
     StoreError,
     UpdateNotAllowed,
-    looks_like_update,
-    uses_service,
 )
 
 PREFIXES = """

@@ -8,6 +8,8 @@ traceback and answered with a generic 500 in the same shape; clients never see e
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any
 
@@ -15,9 +17,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 
-from psm_kg import __version__, sparql, validation_api
+from psm_kg import __version__, observability, query_ui, sparql, validation_api
+from psm_kg.access_log import AccessLog
 from psm_kg.config import Settings
+from psm_kg.metrics import Metrics
+from psm_kg.query_workers import Evaluator, InProcessEvaluator, WorkerPool
+from psm_kg.result_cache import ResultCache
 from psm_kg.store import Store
 
 logger = logging.getLogger(__name__)
@@ -89,26 +96,79 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
-    """The app serving ``store``, or the dataset in settings.dist_dir (StoreError if none)."""
+def _evaluator_for(settings: Settings, store: Store) -> Evaluator:
+    """Worker processes when configured and the store has a file they can load; else threads."""
+    if settings.query_workers > 0 and store.source is not None:
+        return WorkerPool.for_store(store, settings.query_workers)
+    return InProcessEvaluator(store)
+
+
+def create_app(
+    settings: Settings, store: Store | None = None, evaluator: Evaluator | None = None
+) -> FastAPI:
+    """The app serving ``store``, or the dataset in settings.dist_dir (StoreError if none).
+
+    Queries are evaluated by ``evaluator`` (shared, left open), or by one the app makes from the
+    settings, starts with the app and closes when the app shuts down.
+    """
+    served = store if store is not None else Store.from_dist(settings.dist_dir)
+    owned = evaluator is None
+    query_evaluator = evaluator if evaluator is not None else _evaluator_for(settings, served)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned and isinstance(query_evaluator, WorkerPool):
+            query_evaluator.start()  # the workers load the dataset while the server starts
+        try:
+            yield
+        finally:
+            if owned:
+                query_evaluator.close()
+
     app = FastAPI(
         title="psm-kg",
         version=__version__,
         summary="The PSTTM of the Città metropolitana di Milano as linked data",
         docs_url=None,  # the Swagger and ReDoc pages load scripts from a CDN
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = store if store is not None else Store.from_dist(settings.dist_dir)
+    app.state.store = served
+    app.state.evaluator = query_evaluator
+    app.state.result_cache = ResultCache(settings.result_cache_bytes)
+    app.state.metrics = Metrics(version=__version__, triples=len(app.state.store))
 
     app.include_router(sparql.router)
     app.include_router(validation_api.router)
+    app.include_router(observability.router)
+    app.include_router(query_ui.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "triples": len(app.state.store)}
+        health: dict[str, Any] = {"status": "ok", "triples": len(app.state.store)}
+        if isinstance(query_evaluator, WorkerPool):
+            health["query_workers"] = {
+                "pids": query_evaluator.pids,
+                "restarts": query_evaluator.restarts,
+            }
+        return health
 
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    if settings.cors_origins:
+        # Reads from any page (or the configured origins), never with credentials: the data is
+        # public, and a credentialed wildcard would let any site act as the visitor.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=False,
+            allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+            allow_headers=["Accept", "Content-Type", "If-None-Match"],
+            expose_headers=["ETag", "Link", "Content-Location", "Retry-After"],
+            max_age=86400,
+        )
+    # Added last, so outermost: it times and logs every answer, other middleware's included.
+    app.add_middleware(AccessLog, metrics=app.state.metrics, log=settings.access_log)
     return app

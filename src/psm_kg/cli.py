@@ -46,7 +46,10 @@ def main() -> None:
 
     Every setting can also be given as an environment variable PSM_KG_<SETTING> (PSM_KG_ROOT,
     PSM_KG_DIST_DIR, PSM_KG_HOST, PSM_KG_PORT, PSM_KG_BASE_IRI, PSM_KG_QUERY_TIMEOUT_S,
-    PSM_KG_MAX_BODY_BYTES, PSM_KG_CACHE_DIR); command-line options win over the environment.
+    PSM_KG_MAX_BODY_BYTES, PSM_KG_QUERY_WORKERS, PSM_KG_MAX_RESULT_BYTES,
+    PSM_KG_RESULT_CACHE_BYTES, PSM_KG_CACHE_MAX_AGE_S, PSM_KG_SERVICE_ALLOWLIST,
+    PSM_KG_CORS_ORIGINS, PSM_KG_ACCESS_LOG, PSM_KG_CACHE_DIR); command-line options win over
+    the environment. Lists (PSM_KG_SERVICE_ALLOWLIST, PSM_KG_CORS_ORIGINS) are comma-separated.
     """
 
 
@@ -260,7 +263,34 @@ def _check_get_path(ctx: click.Context, param: click.Parameter, value: str | Non
     callback=_check_get_path,
     help="Send one GET request for PATH through the app, print the body and exit (no port opened).",
 )
-def serve(host: str | None, port: int | None, root: Path | None, get_path: str | None) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=None,
+    help="Print one JSON line per request on stderr [default: on].",
+)
+@click.option(
+    "--query-timeout",
+    "query_timeout_s",
+    type=float,
+    metavar="SECONDS",
+    help="Stop a query after SECONDS and answer 503 [default: 10].",
+)
+@click.option(
+    "--query-workers",
+    type=int,
+    metavar="N",
+    help="Worker processes evaluating queries; 0 evaluates in threads, where a timeout cannot "
+    "stop a long computation [default: 2].",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    root: Path | None,
+    get_path: str | None,
+    access_log: bool | None,
+    query_timeout_s: float | None,
+    query_workers: int | None,
+) -> None:
     """Serve the SPARQL endpoint at http://HOST:PORT/sparql, building dist/ first if missing.
 
     \b
@@ -269,15 +299,25 @@ def serve(host: str | None, port: int | None, root: Path | None, get_path: str |
       1  with --get, the response was 4xx or 5xx
       2  dist/ cannot be built or loaded, or usage error
     """
-    settings = _settings(root=root, host=host, port=port)
+    settings = _settings(
+        root=root,
+        host=host,
+        port=port,
+        access_log=access_log,
+        query_timeout_s=query_timeout_s,
+        query_workers=query_workers,
+    )
     store = _store_building_if_missing(settings)
 
     from psm_kg.app import create_app  # FastAPI is only needed from here on
 
-    app = create_app(settings, store)
     if get_path is not None:
         from starlette.testclient import TestClient
 
+        from psm_kg.query_workers import InProcessEvaluator
+
+        # One request: evaluated in this process rather than in workers started for it.
+        app = create_app(settings, store, InProcessEvaluator(store))
         with TestClient(app, raise_server_exceptions=False) as client:
             response = client.get(get_path)
         click.echo(response.content, nl=not response.content.endswith(b"\n"))
@@ -285,7 +325,13 @@ def serve(host: str | None, port: int | None, root: Path | None, get_path: str |
 
     import uvicorn
 
+    from psm_kg.access_log import log_to
+
+    app = create_app(settings, store)
+    if settings.access_log:
+        log_to(sys.stderr)
     click.echo(
         f"serving {len(store)} triples at http://{settings.host}:{settings.port}/sparql", err=True
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # psm-kg's access log replaces uvicorn's, which would add a second line per request.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)

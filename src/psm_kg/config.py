@@ -64,6 +64,22 @@ class Settings:
     base_iri: str = "https://w3id.org/psm/"
     query_timeout_s: float = 10.0
     max_body_bytes: int = 1_000_000
+    # Worker processes that evaluate SPARQL queries; a query past its timeout is stopped by ending
+    # its process. 0 evaluates in threads of the server process, where a timeout only stops the
+    # writing of results, not a long computation before the first one.
+    query_workers: int = 2
+    # The largest serialised query result sent; a larger one is refused with a hint to page.
+    max_result_bytes: int = 50_000_000
+    # Answers kept in memory, keyed like their ETags; 0 turns the result cache off.
+    result_cache_bytes: int = 64_000_000
+    # Cache-Control max-age of query answers: the data change only when the server is redeployed.
+    cache_max_age_s: int = 300
+    # IRI prefixes a SERVICE clause may name; empty (the default) refuses every federated query.
+    service_allowlist: tuple[str, ...] = ()
+    # Origins allowed to read by CORS, "*" for any; empty turns CORS off. Never with credentials.
+    cors_origins: tuple[str, ...] = ("*",)
+    # One JSON line per HTTP request on stderr (access_log.py); /metrics counts requests anyway.
+    access_log: bool = True
     # Parsed context files of `validate --context` (parse_cache); relative to the working dir.
     cache_dir: Path = field(default_factory=lambda: _default_cache_dir(os.environ))
 
@@ -76,9 +92,21 @@ class Settings:
         _check_range("port", port, 1 <= port <= 65535, "an integer from 1 to 65535")
         _check_range("query_timeout_s", timeout, timeout > 0, "a number > 0")
         _check_range("max_body_bytes", body, body > 0, "an integer > 0")
-        parts = urlsplit(self.base_iri)
-        base_ok = parts.scheme in ("http", "https") and bool(parts.netloc)
-        base_ok = base_ok and self.base_iri.endswith("/")
+        workers = self.query_workers
+        _check_range("query_workers", workers, 0 <= workers <= 64, "an integer from 0 to 64")
+        _check_range(
+            "max_result_bytes", self.max_result_bytes, self.max_result_bytes > 0, "an integer > 0"
+        )
+        cache = self.result_cache_bytes
+        _check_range("result_cache_bytes", cache, cache >= 0, "an integer >= 0")
+        age = self.cache_max_age_s
+        _check_range("cache_max_age_s", age, age >= 0, "an integer >= 0")
+        for prefix in self.service_allowlist:
+            _check_range("service_allowlist", prefix, _is_http_iri(prefix), "http(s) IRI prefixes")
+        for origin in self.cors_origins:
+            origin_ok = origin == "*" or _is_http_iri(origin)
+            _check_range("cors_origins", origin, origin_ok, '"*" or http(s) origins')
+        base_ok = _is_http_iri(self.base_iri) and self.base_iri.endswith("/")
         _check_range("base_iri", self.base_iri, base_ok, "an http(s) IRI ending in /")
 
     @property
@@ -92,6 +120,11 @@ class Settings:
     @property
     def data_dir(self) -> Path:
         return self.root / "data"
+
+
+def _is_http_iri(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in text
 
 
 def _check_range(key: str, value: object, ok: bool, expected: str) -> None:
@@ -120,6 +153,24 @@ def _parse_str(text: str) -> str:
     return text
 
 
+_BOOLEANS = {
+    **dict.fromkeys(("1", "true", "yes", "on"), True),
+    **dict.fromkeys(("0", "false", "no", "off"), False),
+}
+
+
+def _parse_bool(text: str) -> bool:
+    try:
+        return _BOOLEANS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(text) from None
+
+
+def _parse_list(text: str) -> tuple[str, ...]:
+    """Comma- or space-separated items; an empty text is the empty list."""
+    return tuple(item for item in text.replace(",", " ").split() if item)
+
+
 # field name -> (parser for text from the environment, accepted Python types, the expected type
 # as error messages name it)
 _FIELDS: dict[str, tuple[Callable[[str], Any], tuple[type, ...], str]] = {
@@ -130,6 +181,13 @@ _FIELDS: dict[str, tuple[Callable[[str], Any], tuple[type, ...], str]] = {
     "base_iri": (_parse_str, (str,), "an http(s) IRI ending in /"),
     "query_timeout_s": (_parse_float, (float, int), "a number of seconds"),
     "max_body_bytes": (_parse_int, (int,), "an integer number of bytes"),
+    "query_workers": (_parse_int, (int,), "an integer from 0 to 64"),
+    "max_result_bytes": (_parse_int, (int,), "an integer number of bytes"),
+    "result_cache_bytes": (_parse_int, (int,), "an integer number of bytes"),
+    "cache_max_age_s": (_parse_int, (int,), "an integer number of seconds"),
+    "service_allowlist": (_parse_list, (tuple,), "comma-separated http(s) IRI prefixes"),
+    "cors_origins": (_parse_list, (tuple,), 'comma-separated origins, or "*"'),
+    "access_log": (_parse_bool, (bool,), "a boolean: 1/0, true/false, yes/no, on/off"),
     "cache_dir": (_parse_path, (Path,), "a directory path"),
 }
 assert set(_FIELDS) == {f.name for f in dataclasses.fields(Settings)}, "every field needs a parser"
@@ -172,7 +230,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         if value is None:
             continue
         _parse, types, expected = _FIELDS[name]
-        if isinstance(value, bool) or not isinstance(value, types):  # bool is an int; never a port
+        # bool is an int, but never a port: only a bool setting takes one.
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise SettingsError(name, value, expected)
         values[name] = value
     try:

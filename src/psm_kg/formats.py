@@ -94,3 +94,46 @@ def by_extension(extension: str) -> Format | None:
 def of_kind(kind: FormatKind) -> tuple[Format, ...]:
     """The formats of one kind, in table order (the server's order of preference)."""
     return tuple(fmt for fmt in FORMATS if fmt.kind is kind)
+
+
+# Short names a client may give in a ``format`` parameter, each naming the formats it may mean.
+# "json" and "xml" mean a results format for SELECT and ASK and an RDF format for graphs. The
+# spellings SPARQLWrapper sends (rdf+xml, n3, json-ld) are here too.
+FORMAT_NAMES: dict[str, tuple[Format, ...]] = {
+    "json": (SPARQL_JSON, JSON_LD, JSON),
+    "xml": (SPARQL_XML, RDF_XML),
+    "csv": (SPARQL_CSV,),
+    "tsv": (SPARQL_TSV,),
+    "srj": (SPARQL_JSON,),
+    "srx": (SPARQL_XML,),
+    "turtle": (TURTLE,),
+    "ttl": (TURTLE,),
+    "n3": (TURTLE,),  # Turtle is N3 without its extensions: an N3 reader reads it
+    "text/n3": (TURTLE,),
+    "ntriples": (N_TRIPLES,),
+    "n-triples": (N_TRIPLES,),
+    "nt": (N_TRIPLES,),
+    "jsonld": (JSON_LD,),
+    "json-ld": (JSON_LD,),
+    "rdfxml": (RDF_XML,),
+    "rdf/xml": (RDF_XML,),
+    "rdf+xml": (RDF_XML,),
+    "rdf": (RDF_XML,),
+    "nquads": (N_QUADS,),
+    "n-quads": (N_QUADS,),
+    "nq": (N_QUADS,),
+    "trig": (TRIG,),
+    "html": (HTML,),
+}
+
+
+def by_name(name: str) -> tuple[Format, ...]:
+    """The formats a ``format`` parameter names: a short name or a media type; () if unknown."""
+    wanted = name.strip().lower()
+    if wanted in FORMAT_NAMES:
+        return FORMAT_NAMES[wanted]
+    fmt = by_media_type(wanted) if "/" in wanted else None
+    if fmt is None:
+        return ()
+    # application/json names SPARQL JSON too, as in Accept
+    return (fmt, SPARQL_JSON) if fmt is JSON else (fmt,)

@@ -8,7 +8,9 @@ Pure and table-tested. The rules (RFC 9110, section 12.5.1):
   format's aliases (``application/json``) match only when named exactly;
 - the highest weight wins; ties go to the server's order: the first allowed format is the default;
 - no header, an empty header, or a header with no well-formed range means "anything";
-- when every allowed format has weight 0, :class:`NotAcceptable` is raised (HTTP 406).
+- when every allowed format has weight 0, :class:`NotAcceptable` is raised (HTTP 406);
+- a ``format`` parameter (:func:`choose`) that names a format replaces the Accept header: the
+  first allowed format it names is sent, and NotAcceptable is raised when it names none of them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from psm_kg.formats import Format, essence
+from psm_kg.formats import Format, by_name, essence
 
 
 class NotAcceptable(Exception):
@@ -107,3 +109,22 @@ def negotiate(accept_header: str | None, allowed: Sequence[Format]) -> Format:
     if best is None:
         raise NotAcceptable(accept_header, allowed)
     return best
+
+
+def choose(
+    accept_header: str | None, format_names: Sequence[str], allowed: Sequence[Format]
+) -> Format:
+    """:func:`negotiate`, unless a ``format`` parameter names a format: then the first allowed
+    format it names, or NotAcceptable when it names only formats of another kind.
+
+    Several values, and comma-separated lists, are read in order. Values that name no format are
+    ignored, as the protocol knows no such parameter: clients (SPARQLWrapper) send their own
+    spellings beside a good Accept header, which then decides.
+    """
+    named = [fmt for value in format_names for part in value.split(",") for fmt in by_name(part)]
+    if not named:
+        return negotiate(accept_header, allowed)
+    for fmt in named:
+        if fmt in allowed:
+            return fmt
+    raise NotAcceptable("format=" + ",".join(format_names), allowed)

@@ -9,13 +9,15 @@ Exceptions::
     QueryRejected               the request is not a query this endpoint runs
      ├── QuerySyntaxError       the text is not SPARQL 1.1 Query; carries the parser's message
      ├── UpdateNotAllowed       the text is SPARQL Update; the served data is read-only
-     └── FederationNotAllowed   the query uses SERVICE, which would make the server fetch URLs
+     ├── FederationNotAllowed   SERVICE names an endpoint that is not on the allow-list
+     └── InvalidDataset         a default-graph-uri or named-graph-uri is not an absolute IRI
     QueryTimeout                evaluation ran past its deadline
+    ResultTooLarge              the serialised result passed its byte cap
 
-Timeouts are cooperative: results are serialised through a writer that checks the deadline each
-time the engine hands it bytes, which stops queries that produce many rows. A query that computes
-long before its first row (a huge COUNT) cannot be interrupted inside pyoxigraph; the router stops
-waiting for it, and the worker thread finishes in the background.
+Timeouts here are cooperative: results are serialised through a writer that checks the deadline
+each time the engine hands it bytes, which stops queries that produce many rows. A query that
+computes long before its first row (a huge COUNT) cannot be interrupted inside pyoxigraph: the
+worker processes of query_workers.py are there to end such a query by ending its process.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import hashlib
 import io
 import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +38,12 @@ from psm_kg import formats
 from psm_kg.build import HASH_FILE, NQUADS_FILE
 from psm_kg.errors import PsmKgError
 from psm_kg.formats import Format
+from psm_kg.sparql_text import (
+    has_dataset_clause,
+    looks_like_update,
+    service_targets,
+    uses_service,
+)
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -68,13 +78,45 @@ class UpdateNotAllowed(QueryRejected):
 
 
 class FederationNotAllowed(QueryRejected):
-    title = "SERVICE is not supported"
+    title = "SERVICE is not allowed"
+
+
+class InvalidDataset(QueryRejected):
+    title = "Invalid dataset"
 
 
 class QueryTimeout(Exception):
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         super().__init__(f"the query ran longer than {timeout_s:g} s")
+
+
+class ResultTooLarge(Exception):
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(f"the result is larger than {max_bytes} bytes")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """The RDF dataset of a query, as the protocol's default-graph-uri and named-graph-uri set it.
+
+    Given (even with one list empty), it replaces both the union default graph and the dataset
+    of the query's own FROM and FROM NAMED clauses (SPARQL 1.1 Protocol, section 2.1.4).
+    """
+
+    default_graphs: tuple[str, ...] = ()
+    named_graphs: tuple[str, ...] = ()
+
+    @classmethod
+    def checked(cls, default_graphs: Sequence[str], named_graphs: Sequence[str]) -> DatasetSpec:
+        """A dataset whose graph names are absolute IRIs (InvalidDataset otherwise)."""
+        for iri in (*default_graphs, *named_graphs):
+            try:
+                ox.NamedNode(iri)
+            except ValueError:
+                raise InvalidDataset(f"{iri!r} is not an absolute IRI") from None
+        return cls(tuple(default_graphs), tuple(named_graphs))
 
 
 class QueryKind(StrEnum):
@@ -104,68 +146,28 @@ FORMATS_BY_KIND: dict[QueryKind, tuple[Format, ...]] = {
     ),
 }
 
-# --- reading SPARQL text just enough to refuse what the engine would otherwise run --------------
-
-# Strings, IRIs and comments are blanked out before looking for keywords, so that "SERVICE" in a
-# literal or an IRI does not count. Order matters: long strings before short ones.
-_NOT_KEYWORDS = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
-    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n]|\\.)*"'
-    r"|'(?:[^'\\\n]|\\.)*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'
-    r"|#[^\n]*",
-    re.DOTALL,
-)
-_PROLOGUE = re.compile(r"\s*(?:(?:PREFIX\s+[^\s:]*:\s*<>|BASE\s*<>)\s*)*", re.IGNORECASE)
-_UPDATE_VERB = re.compile(
-    r"(?:INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.IGNORECASE
-)
-# A keyword, not part of a variable (?service), a prefixed name (ex:service) or a longer word.
-_SERVICE = re.compile(r"(?<![\w?$:])SERVICE(?![\w:-])", re.IGNORECASE)
-
-
-def _blank(match: re.Match[str]) -> str:
-    token = match.group(0)
-    if token.startswith("<"):
-        return "<>"  # keeps "PREFIX ex: <>" recognisable as a prologue
-    return " " if token.startswith("#") else '""'
-
-
-def _keywords_only(sparql: str) -> str:
-    return _NOT_KEYWORDS.sub(_blank, sparql)
-
-
-def looks_like_update(sparql: str) -> bool:
-    """True when the first word after the prologue is an update verb (INSERT, LOAD, CLEAR...)."""
-    text = _keywords_only(sparql)
-    prologue = _PROLOGUE.match(text)
-    rest = text[prologue.end() if prologue else 0 :]
-    return _UPDATE_VERB.match(rest) is not None
-
-
-def uses_service(sparql: str) -> bool:
-    """True when the query contains the SERVICE keyword (federation)."""
-    return _SERVICE.search(_keywords_only(sparql)) is not None
-
-
 # --- results -----------------------------------------------------------------------------------
 
 
-class _DeadlineWriter(io.BytesIO):
-    """Collects serialised bytes and raises QueryTimeout once the deadline has passed."""
+class _BoundedWriter(io.BytesIO):
+    """Collects serialised bytes; raises QueryTimeout past the deadline, ResultTooLarge past
+    ``max_bytes``."""
 
-    def __init__(self, deadline: float, timeout_s: float) -> None:
+    def __init__(self, deadline: float, timeout_s: float, max_bytes: int | None) -> None:
         super().__init__()
         self._deadline = deadline
         self._timeout_s = timeout_s
+        self._max_bytes = max_bytes
 
     def write(self, data: ReadableBuffer, /) -> int:
         # pyoxigraph calls this for every buffered chunk while it pulls results from the engine,
         # and the exception propagates out of serialize(), which stops the evaluation.
         if time.monotonic() > self._deadline:
             raise QueryTimeout(self._timeout_s)
-        return super().write(data)
+        written = super().write(data)
+        if self._max_bytes is not None and self.tell() > self._max_bytes:
+            raise ResultTooLarge(self._max_bytes)
+        return written
 
 
 class QueryOutcome:
@@ -198,14 +200,15 @@ class QueryOutcome:
         """The formats this result can be written as, the default first."""
         return FORMATS_BY_KIND[self.kind]
 
-    def serialize(self, fmt: Format) -> bytes:
-        """The result in ``fmt``; QueryTimeout, or ValueError for a format of another kind."""
+    def serialize(self, fmt: Format, *, max_bytes: int | None = None) -> bytes:
+        """The result in ``fmt``: QueryTimeout, ResultTooLarge past ``max_bytes``, or ValueError
+        for a format of another kind."""
         if fmt not in self.formats:
             raise ValueError(f"a {self.kind} result cannot be written as {fmt.name}")
         if self._consumed:
             raise RuntimeError("results are streamed from the engine and can be serialised once")
         self._consumed = True
-        writer = _DeadlineWriter(self._deadline, self._timeout_s)
+        writer = _BoundedWriter(self._deadline, self._timeout_s, max_bytes)
         result = self._result
         if isinstance(result, ox.QueryTriples):
             rdf_format = ox.RdfFormat.from_media_type(fmt.media_type)
@@ -221,10 +224,14 @@ class QueryOutcome:
 class Store:
     """An immutable, in-memory dataset answering SPARQL 1.1 queries."""
 
-    def __init__(self, engine: ox.Store, content_hash: str) -> None:
+    def __init__(self, engine: ox.Store, content_hash: str, source: Path | None = None) -> None:
         self._engine = engine
         self.content_hash = content_hash
+        # The N-Quads file it was loaded from: worker processes load the same file.
+        self.source = source
         self._size = len(engine)  # fixed: nothing writes after loading
+        self._graph_sizes: dict[str, int] | None = None
+        self._union_size: int | None = None
 
     @classmethod
     def from_nquads(cls, path: Path, *, expected_hash: str | None = None) -> Store:
@@ -241,7 +248,7 @@ class Store:
             engine.load(data, ox.RdfFormat.N_QUADS)
         except SyntaxError as error:
             raise StoreError(f"{path}:{error.lineno}: {error.msg}") from None
-        return cls(engine, content_hash)
+        return cls(engine, content_hash, path.absolute())
 
     @classmethod
     def from_dist(cls, dist_dir: Path) -> Store:
@@ -257,21 +264,56 @@ class Store:
         """The number of quads (triples across all named graphs)."""
         return self._size
 
-    def query(self, sparql: str, *, timeout_s: float) -> QueryOutcome:
-        """Parse and start evaluating a query over the union of the named graphs.
+    def graph_sizes(self) -> dict[str, int]:
+        """Triples per named graph, by graph IRI (computed once: the store never changes)."""
+        if self._graph_sizes is None:
+            sizes: dict[str, int] = {}
+            for quad in self._engine:
+                if isinstance(quad.graph_name, ox.NamedNode):
+                    name = quad.graph_name.value
+                    sizes[name] = sizes.get(name, 0) + 1
+            self._graph_sizes = dict(sorted(sizes.items()))
+        return self._graph_sizes
 
-        Raises FederationNotAllowed, UpdateNotAllowed or QuerySyntaxError before any evaluation.
-        Blocking: call it from a worker thread in async code.
+    def union_size(self) -> int:
+        """Distinct triples in the default graph, the union of the named graphs."""
+        if self._union_size is None:
+            count = "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }"
+            result = self._engine.query(count, use_default_graph_as_union=True)
+            assert isinstance(result, ox.QuerySolutions)
+            value = next(iter(result))["n"]
+            assert isinstance(value, ox.Literal)
+            self._union_size = int(value.value)
+        return self._union_size
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        timeout_s: float,
+        dataset: DatasetSpec | None = None,
+        allowed_services: Sequence[str] = (),
+    ) -> QueryOutcome:
+        """Parse and start evaluating a query over ``dataset``, by default the union of the
+        named graphs as default graph, with every named graph.
+
+        Raises FederationNotAllowed, InvalidDataset, UpdateNotAllowed or QuerySyntaxError before
+        any evaluation. Blocking: call it from a worker thread in async code.
         """
         deadline = time.monotonic() + timeout_s
         # Before the engine sees the text: pyoxigraph evaluates ASK at once and would contact a
         # SERVICE endpoint, which on a public server means fetching any URL a client names.
         if uses_service(sparql):
-            raise FederationNotAllowed(
-                "federated queries (SERVICE) are not supported: this server fetches no other URL"
-            )
+            _check_services(sparql, allowed_services)
         try:
-            result = self._engine.query(sparql, use_default_graph_as_union=True)
+            if dataset is None:
+                # FROM and FROM NAMED set the dataset themselves; pyoxigraph would ignore them
+                # under the union default graph.
+                union = not has_dataset_clause(sparql)
+                result = self._engine.query(sparql, use_default_graph_as_union=union)
+            else:
+                default, named = _dataset_graphs(dataset)
+                result = self._engine.query(sparql, default_graph=default, named_graphs=named)
         except SyntaxError as error:
             if looks_like_update(sparql):
                 raise UpdateNotAllowed(
@@ -279,3 +321,39 @@ class Store:
                 ) from None
             raise QuerySyntaxError(error.msg) from None
         return QueryOutcome(result, deadline=deadline, timeout_s=timeout_s)
+
+
+def _check_services(sparql: str, allowed: Sequence[str]) -> None:
+    """FederationNotAllowed unless every SERVICE names an endpoint under an allowed prefix."""
+    for target in service_targets(sparql):
+        if target is None:
+            raise FederationNotAllowed(
+                "SERVICE must name its endpoint with an IRI: a variable could make this server "
+                "fetch any URL"
+            )
+        if not any(target.startswith(prefix) for prefix in allowed):
+            hint = (
+                "this server fetches no other URL"
+                if not allowed
+                else "allowed endpoints start with: " + ", ".join(allowed)
+            )
+            raise FederationNotAllowed(f"SERVICE <{target}> is not allowed: {hint}")
+
+
+_GraphName = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
+
+
+def _dataset_graphs(
+    dataset: DatasetSpec,
+) -> tuple[list[_GraphName] | ox.DefaultGraph, list[ox.NamedNode | ox.BlankNode]]:
+    """pyoxigraph's default_graph and named_graphs for a protocol dataset."""
+    try:
+        default: list[_GraphName] = [ox.NamedNode(iri) for iri in dataset.default_graphs]
+        named: list[ox.NamedNode | ox.BlankNode] = [
+            ox.NamedNode(iri) for iri in dataset.named_graphs
+        ]
+    except ValueError as error:
+        raise InvalidDataset(f"a graph IRI is not valid: {error}") from None
+    # An empty default graph list would mean "the store's default graph" to pyoxigraph, which is
+    # empty here (every triple is in a named graph): the protocol's empty default graph.
+    return default or ox.DefaultGraph(), named

@@ -1,0 +1,336 @@
+"""Evaluating SPARQL queries off the event loop, in processes that can be stopped.
+
+pyoxigraph cannot be interrupted while it computes (a COUNT over a cross product yields no row for
+minutes), so a timeout that really stops the work has to end the process doing it. A
+:class:`WorkerPool` keeps N worker processes, each with its own copy of the store loaded from the
+built N-Quads file. A query goes to an idle worker; when it is not answered within its timeout the
+worker is killed, a fresh one takes its place, and the caller gets :class:`QueryTimeout`. Workers
+also give the server true parallelism on several cores, which threads sharing one interpreter do
+not.
+
+:class:`InProcessEvaluator` runs the same jobs in the calling thread (``query_workers = 0``): no
+processes, but a timeout there only stops the writing of results.
+
+Both are blocking: the router calls ``evaluate`` through ``anyio.to_thread``. Exceptions::
+
+    QueryRejected (and subclasses), QueryTimeout, ResultTooLarge    as raised by store.py
+    FormatNotAcceptable     the result's kind has no format the client accepts
+    ServerBusy              no worker became free within the query's time budget
+    WorkerFailed            a worker died, or could not load the dataset
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import signal
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, Protocol
+
+from psm_kg import formats
+from psm_kg.store import (
+    DatasetSpec,
+    FederationNotAllowed,
+    InvalidDataset,
+    QueryKind,
+    QueryRejected,
+    QuerySyntaxError,
+    QueryTimeout,
+    ResultTooLarge,
+    Store,
+    StoreError,
+    UpdateNotAllowed,
+)
+
+logger = logging.getLogger(__name__)
+
+# Extra wait beyond a job's own deadline, for the worker to notice it and answer by itself.
+TIMEOUT_GRACE_S = 0.5
+# Loading the dataset into a new worker: generous, it is done once per worker.
+WORKER_START_LIMIT_S = 120.0
+
+
+class FormatNotAcceptable(Exception):
+    def __init__(self, kind: QueryKind) -> None:
+        self.kind = kind
+        super().__init__(f"no acceptable format for a {kind} result")
+
+
+class ServerBusy(Exception):
+    """Every worker stayed busy for the whole time budget of the query."""
+
+
+class WorkerFailed(Exception):
+    """A worker process died or could not load the dataset."""
+
+
+@dataclass(frozen=True)
+class QueryJob:
+    query: str
+    # The negotiated media type for each kind of result; None when the client accepts none.
+    media_types: Mapping[QueryKind, str | None]
+    timeout_s: float
+    max_result_bytes: int
+    dataset: DatasetSpec | None = None
+    allowed_services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    kind: QueryKind
+    media_type: str
+    body: bytes
+    seconds: float  # evaluation and serialisation, in the worker
+
+
+class Evaluator(Protocol):
+    def evaluate(self, job: QueryJob) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
+def run_job(store: Store, job: QueryJob) -> Answer:
+    """Evaluate and serialise one job. Blocking; raises the exceptions listed above."""
+    started = time.perf_counter()
+    outcome = store.query(
+        job.query,
+        timeout_s=job.timeout_s,
+        dataset=job.dataset,
+        allowed_services=job.allowed_services,
+    )
+    media_type = job.media_types.get(outcome.kind)
+    fmt = formats.by_media_type(media_type) if media_type else None
+    if fmt is None:
+        raise FormatNotAcceptable(outcome.kind)
+    body = outcome.serialize(fmt, max_bytes=job.max_result_bytes)
+    return Answer(outcome.kind, fmt.media_type, body, time.perf_counter() - started)
+
+
+class InProcessEvaluator:
+    """Runs jobs in the calling thread, on the server's own store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def evaluate(self, job: QueryJob) -> Answer:
+        # pyoxigraph results must be freed on the thread that made them (pyo3 "unsendable"). On
+        # an error, the traceback's frames (run_job's, serialize's) hold them and would carry
+        # them to the thread that handles the exception, so the traceback is dropped here.
+        try:
+            return run_job(self._store, job)
+        except Exception as error:
+            raise error.with_traceback(None) from None
+
+    def close(self) -> None:
+        pass
+
+
+# --- worker processes --------------------------------------------------------------------------
+
+# Exceptions cross the pipe as (code, argument): exception objects need not pickle.
+_REJECTIONS: dict[str, type[QueryRejected]] = {
+    "syntax": QuerySyntaxError,
+    "update": UpdateNotAllowed,
+    "federation": FederationNotAllowed,
+    "dataset": InvalidDataset,
+    "rejected": QueryRejected,
+}
+_CODES = {cls: code for code, cls in _REJECTIONS.items()}
+
+
+def _reply(store: Store, job: QueryJob) -> tuple[Any, ...]:
+    try:
+        answer = run_job(store, job)
+    except QueryRejected as error:
+        return ("error", _CODES.get(type(error), "rejected"), error.message)
+    except QueryTimeout as error:
+        return ("error", "timeout", error.timeout_s)
+    except ResultTooLarge as error:
+        return ("error", "too_large", error.max_bytes)
+    except FormatNotAcceptable as error:
+        return ("error", "not_acceptable", str(error.kind))
+    except Exception as error:  # reported to the server's log; the worker keeps serving
+        return ("error", "internal", f"{type(error).__name__}: {error}")
+    return ("ok", str(answer.kind), answer.media_type, answer.seconds, answer.body)
+
+
+def _raise_error(code: str, argument: Any) -> None:
+    if code in _REJECTIONS:
+        raise _REJECTIONS[code](argument)
+    if code == "timeout":
+        raise QueryTimeout(argument)
+    if code == "too_large":
+        raise ResultTooLarge(argument)
+    if code == "not_acceptable":
+        raise FormatNotAcceptable(QueryKind(argument))
+    raise WorkerFailed(f"the query worker failed: {argument}")
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, source: str, digest: str) -> None:
+    """A worker process: load the store, then answer jobs until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the server, which ends us
+    try:
+        store = Store.from_nquads(Path(source), expected_hash=digest)
+    except StoreError as error:
+        conn.send(("failed", str(error)))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the server closed the pipe or exited
+        conn.send(_reply(store, job))
+
+
+class _Worker:
+    def __init__(self, context: multiprocessing.context.BaseContext, source: Path, digest: str):
+        parent, child = multiprocessing.Pipe()
+        self.conn = parent
+        self.process: BaseProcess = context.Process(  # type: ignore[attr-defined]
+            target=_worker_main, args=(child, str(source), digest), daemon=True
+        )
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def wait_ready(self, deadline: float) -> None:
+        """Block until the worker has loaded the dataset (WorkerFailed, or ServerBusy past the
+        deadline)."""
+        if self.ready:
+            return
+        if not self.conn.poll(max(0.0, deadline - time.monotonic())):
+            raise ServerBusy()
+        try:
+            status, detail = self.conn.recv()
+        except (EOFError, OSError):
+            raise WorkerFailed("a query worker exited while loading the dataset") from None
+        if status != "ready":
+            raise WorkerFailed(f"a query worker could not load the dataset: {detail}")
+        self.ready = True
+
+    def stop(self) -> None:
+        self.conn.close()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+
+
+class WorkerPool:
+    """N worker processes over the N-Quads file a Store was loaded from. Thread-safe."""
+
+    def __init__(self, source: Path, content_hash: str, size: int) -> None:
+        if size < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self._source = source
+        self._digest = content_hash
+        self._size = size
+        self._context = multiprocessing.get_context("forkserver")
+        # Workers start from a server process that has already imported this module and
+        # pyoxigraph: a new worker (after a timeout) costs a fork and a load, not an interpreter.
+        self._context.set_forkserver_preload(["psm_kg.query_workers"])
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: set[_Worker] = set()
+        self._lock = threading.Lock()
+        self._started = False
+        self._closed = False
+        self.restarts = 0
+        self._finalizer = weakref.finalize(self, _stop_all, self._all)
+
+    @classmethod
+    def for_store(cls, store: Store, size: int) -> WorkerPool:
+        if store.source is None:
+            raise ValueError("the store was not loaded from a file that workers could load")
+        return cls(store.source, store.content_hash, size)
+
+    def start(self) -> None:
+        """Start the worker processes (they load the dataset in the background)."""
+        with self._lock:
+            if self._started or self._closed:
+                return
+            self._started = True
+            for _ in range(self._size):
+                self._idle.put(self._spawn())
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self._context, self._source, self._digest)
+        self._all.add(worker)
+        return worker
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.stop()
+        with self._lock:
+            self._all.discard(worker)
+            if self._closed:
+                return
+            self.restarts += 1
+            self._idle.put(self._spawn())
+
+    @property
+    def pids(self) -> list[int]:
+        """The live worker processes (for /healthz and the tests)."""
+        with self._lock:
+            return sorted(w.pid for w in self._all if w.pid is not None and w.process.is_alive())
+
+    def evaluate(self, job: QueryJob) -> Answer:
+        """Run a job on the first idle worker; the whole call takes at most about its timeout."""
+        self.start()
+        deadline = time.monotonic() + job.timeout_s + TIMEOUT_GRACE_S
+        try:
+            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise ServerBusy() from None
+        try:
+            # Only a worker that is still loading the dataset (at start, after a restart) waits.
+            worker.wait_ready(time.monotonic() + WORKER_START_LIMIT_S)
+        except ServerBusy:
+            self._idle.put(worker)
+            raise
+        except WorkerFailed:
+            self._replace(worker)
+            raise
+        # The time budget counts from when a worker has the query.
+        deadline = max(deadline, time.monotonic() + job.timeout_s + TIMEOUT_GRACE_S)
+        try:
+            worker.conn.send(job)
+            answered = worker.conn.poll(max(0.0, deadline - time.monotonic()))
+            reply = worker.conn.recv() if answered else None
+        except (EOFError, OSError):
+            self._replace(worker)
+            raise WorkerFailed("a query worker exited while evaluating a query") from None
+        except BaseException:  # interrupted mid-exchange: the pipe's state is unknown
+            self._replace(worker)
+            raise
+        if reply is None:
+            logger.warning("query worker %s stopped after %.3g s", worker.pid, job.timeout_s)
+            self._replace(worker)
+            raise QueryTimeout(job.timeout_s)
+        self._idle.put(worker)
+        if reply[0] == "error":
+            _raise_error(reply[1], reply[2])
+        _, kind, media_type, seconds, body = reply
+        return Answer(QueryKind(kind), media_type, body, seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._finalizer()
+
+
+def _stop_all(workers: set[_Worker]) -> None:
+    for worker in list(workers):
+        worker.stop()
+    workers.clear()

@@ -1,0 +1,125 @@
+"""Reading SPARQL text just enough to decide about a request before the engine sees it.
+
+The engine parses every query; this module only answers three questions that must be settled
+first, and are settled lexically, the way the SPARQL 1.1 grammar allows:
+
+- which query form the text is (SELECT, ASK, CONSTRUCT, DESCRIBE): the first keyword after the
+  prologue (``Query ::= Prologue ( SelectQuery | ConstructQuery | DescribeQuery | AskQuery )``),
+  so that the answer format is negotiated, and a 304 or a cached answer sent, without evaluating;
+- whether it is an update (INSERT, LOAD...), to refuse it with the right message;
+- which endpoints its SERVICE clauses name, to hold them against the allow-list.
+
+Strings, IRIs and comments are masked first, keeping every offset, so that "SERVICE" inside a
+literal or an IRI does not count and positions in the masked text are positions in the query.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+# Order matters: long strings before short ones.
+_NOT_KEYWORDS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'(?:[^'\\\n]|\\.)*'"
+    r'|<[^<>"{}|^`\\\x00-\x20]*>'
+    r"|#[^\n]*",
+    re.DOTALL,
+)
+_PROLOGUE = re.compile(
+    r"\s*(?:(?:PREFIX\s+[^\s:]*:\s*<\s*>|BASE\s*<\s*>)\s*)*", re.IGNORECASE | re.DOTALL
+)
+_UPDATE_VERB = re.compile(
+    r"(?:INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b", re.IGNORECASE
+)
+_QUERY_VERB = re.compile(r"(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
+# A keyword, not part of a variable (?service), a prefixed name (ex:service) or a longer word.
+_SERVICE = re.compile(r"(?<![\w?$:])SERVICE(?![\w:-])(?:\s+SILENT(?![\w:-]))?\s*", re.IGNORECASE)
+_FROM = re.compile(r"(?<![\w?$:])FROM(?![\w:-])", re.IGNORECASE)
+_PREFIX_DECL = re.compile(r"PREFIX\s+([^\s:]*):\s*(<\s*>)", re.IGNORECASE)
+_PREFIXED_NAME = re.compile(r"([A-Za-z][\w.-]*)?:([\w-][\w.:%-]*)?")
+
+
+class QueryForm(StrEnum):
+    SELECT = "SELECT"
+    ASK = "ASK"
+    CONSTRUCT = "CONSTRUCT"
+    DESCRIBE = "DESCRIBE"
+
+
+def _mask(match: re.Match[str]) -> str:
+    """The token with its inside blanked: delimiters kept, length kept."""
+    token = match.group(0)
+    if token.startswith("#"):
+        return " " * len(token)
+    if token.startswith("<"):
+        return "<" + " " * (len(token) - 2) + ">"
+    quote = 3 if token[:3] in ('"""', "'''") else 1
+    return token[:quote] + " " * (len(token) - 2 * quote) + token[-quote:]
+
+
+def masked(sparql: str) -> str:
+    """The text with strings, IRIs and comments blanked out, every offset unchanged."""
+    return _NOT_KEYWORDS.sub(_mask, sparql)
+
+
+def _after_prologue(text: str) -> str:
+    prologue = _PROLOGUE.match(text)
+    return text[prologue.end() if prologue else 0 :]
+
+
+def query_form(sparql: str) -> QueryForm | None:
+    """The query form, or None when the text does not start like a query (the parser will say)."""
+    verb = _QUERY_VERB.match(_after_prologue(masked(sparql)))
+    return QueryForm(verb.group(1).upper()) if verb else None
+
+
+def looks_like_update(sparql: str) -> bool:
+    """True when the first word after the prologue is an update verb (INSERT, LOAD, CLEAR...)."""
+    return _UPDATE_VERB.match(_after_prologue(masked(sparql))) is not None
+
+
+def uses_service(sparql: str) -> bool:
+    """True when the query contains the SERVICE keyword (federation)."""
+    return _SERVICE.search(masked(sparql)) is not None
+
+
+def has_dataset_clause(sparql: str) -> bool:
+    """True when the query has FROM or FROM NAMED (only dataset clauses use the keyword)."""
+    return _FROM.search(masked(sparql)) is not None
+
+
+def _prefixes(sparql: str, text: str) -> dict[str, str]:
+    """Prefix -> namespace IRI, from the PREFIX declarations (the last one of a prefix wins)."""
+    declared: dict[str, str] = {}
+    for declaration in _PREFIX_DECL.finditer(text):
+        start, end = declaration.span(2)
+        declared[declaration.group(1)] = sparql[start + 1 : end - 1].strip()
+    return declared
+
+
+def service_targets(sparql: str) -> list[str | None]:
+    """The endpoint each SERVICE clause names, in order; None for a variable or an unknown prefix.
+
+    Relative IRIs are returned as written: they match no allow-list entry, which are absolute.
+    """
+    text = masked(sparql)
+    prefixes: dict[str, str] | None = None
+    targets: list[str | None] = []
+    for keyword in _SERVICE.finditer(text):
+        at = keyword.end()
+        if text.startswith("<", at):
+            end = text.index(">", at)
+            targets.append(sparql[at + 1 : end].strip())
+            continue
+        name = _PREFIXED_NAME.match(text, at)
+        if name is None or not name.group(0):
+            targets.append(None)  # a variable: the endpoint is only known while evaluating
+            continue
+        if prefixes is None:
+            prefixes = _prefixes(sparql, text)
+        namespace = prefixes.get(name.group(1) or "")
+        targets.append(None if namespace is None else namespace + (name.group(2) or ""))
+    return targets

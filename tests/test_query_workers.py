@@ -1,0 +1,161 @@
+"""Query worker processes: answers equal to in-process evaluation, and timeouts that stop the work.
+
+Each test that kills or starves workers makes a pool of its own; the shared session pool is left
+to the in-process app tests.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from psm_kg.query_workers import (
+    FormatNotAcceptable,
+    InProcessEvaluator,
+    QueryJob,
+    ServerBusy,
+    WorkerFailed,
+    WorkerPool,
+)
+from psm_kg.store import (
+    FederationNotAllowed,
+    QueryKind,
+    QuerySyntaxError,
+    QueryTimeout,
+    ResultTooLarge,
+    Store,
+    UpdateNotAllowed,
+)
+
+JSON = "application/sparql-results+json"
+TURTLE = "text/turtle"
+MEDIA_TYPES = {QueryKind.SOLUTIONS: JSON, QueryKind.BOOLEAN: JSON, QueryKind.GRAPH: TURTLE}
+PILLARS = "SELECT ?p { ?p a <https://w3id.org/psm/ontology#Pillar> } ORDER BY ?p"
+# Counts about 200 million rows of the fixture tree before its one row: minutes if not stopped.
+LONG_COUNT = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }"
+
+
+def job(query: str, *, timeout_s: float = 10.0, max_bytes: int = 10_000_000) -> QueryJob:
+    return QueryJob(query, MEDIA_TYPES, timeout_s, max_bytes)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A killed child stays a zombie until reaped; /proc tells it apart.
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.fixture
+def one_worker(store: Store) -> Iterator[WorkerPool]:
+    pool = WorkerPool.for_store(store, 1)
+    pool.start()
+    yield pool
+    pool.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        PILLARS,
+        "ASK { ?s a <https://w3id.org/psm/ontology#Pillar> }",
+        "CONSTRUCT WHERE { ?s a <https://w3id.org/psm/ontology#Pillar> }",
+        "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g",
+    ],
+    ids=["select", "ask", "construct", "named graphs"],
+)
+def test_a_worker_answers_exactly_as_the_server_process_would(
+    query_pool: WorkerPool, store: Store, query: str
+) -> None:
+    in_worker = query_pool.evaluate(job(query))
+    in_process = InProcessEvaluator(store).evaluate(job(query))
+    assert (in_worker.kind, in_worker.media_type) == (in_process.kind, in_process.media_type)
+    assert in_worker.body == in_process.body
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("SELECT ?s {", QuerySyntaxError),
+        ("CLEAR ALL", UpdateNotAllowed),
+        ("SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", FederationNotAllowed),
+        ("SELECT * { ?s ?p ?o }", ResultTooLarge),
+    ],
+    ids=["syntax", "update", "service", "too large"],
+)
+def test_errors_cross_from_the_worker_as_the_store_raised_them(
+    query_pool: WorkerPool, query: str, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        query_pool.evaluate(job(query, max_bytes=100))
+
+
+def test_a_result_of_a_kind_the_client_does_not_accept_is_refused(query_pool: WorkerPool) -> None:
+    only_json = {QueryKind.SOLUTIONS: JSON, QueryKind.BOOLEAN: JSON, QueryKind.GRAPH: None}
+    with pytest.raises(FormatNotAcceptable) as raised:
+        query_pool.evaluate(QueryJob("CONSTRUCT WHERE { ?s ?p ?o }", only_json, 5.0, 10**7))
+    assert raised.value.kind is QueryKind.GRAPH
+
+
+def test_a_query_past_its_timeout_ends_with_its_process(one_worker: WorkerPool) -> None:
+    one_worker.evaluate(job(PILLARS))  # loaded and idle
+    (before,) = one_worker.pids
+    started = time.monotonic()
+    with pytest.raises(QueryTimeout):
+        one_worker.evaluate(job(LONG_COUNT, timeout_s=0.5))
+    assert time.monotonic() - started < 3.0
+    assert not alive(before)  # the computation is gone, not left running in the background
+    assert one_worker.restarts == 1
+    assert one_worker.evaluate(job(PILLARS)).body  # a fresh worker took its place
+    assert one_worker.pids != [before]
+
+
+def test_a_query_waits_for_a_busy_worker_at_most_its_own_time_budget(
+    one_worker: WorkerPool,
+) -> None:
+    one_worker.evaluate(job(PILLARS))
+    outcome: list[BaseException] = []
+
+    def run_long_query() -> None:
+        try:
+            one_worker.evaluate(job(LONG_COUNT, timeout_s=3))
+        except QueryTimeout as error:
+            outcome.append(error)
+
+    long_running = threading.Thread(target=run_long_query)
+    long_running.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    with pytest.raises(ServerBusy):
+        one_worker.evaluate(job(PILLARS, timeout_s=0.2))
+    assert time.monotonic() - started < 2.0
+    long_running.join(timeout=10)
+    assert len(outcome) == 1
+
+
+def test_a_worker_that_dies_is_replaced(one_worker: WorkerPool) -> None:
+    one_worker.evaluate(job(PILLARS))
+    (pid,) = one_worker.pids
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with pytest.raises(WorkerFailed):
+        one_worker.evaluate(job(PILLARS))
+    assert one_worker.evaluate(job(PILLARS)).body
+
+
+def test_closing_the_pool_ends_its_workers(store: Store) -> None:
+    pool = WorkerPool.for_store(store, 2)
+    pool.evaluate(job(PILLARS))
+    pids = pool.pids
+    assert len(pids) == 2
+    pool.close()
+    assert not any(alive(pid) for pid in pids)
