@@ -1,7 +1,8 @@
 """Synthetic plan data for the benchmarks: the bundled data replicated under fresh IRIs.
 
 Copy k is the plan of an imaginary metropolitan city: every part of data/ except the PNRR (one
-national scheme that every plan refers to) is rewritten with the same structure under new IRIs
+national scheme that every plan refers to) and the catalogue (which describes this publication)
+is rewritten with the same structure under new IRIs
 of the canonical base, so that the copies follow the ontology and the shapes exactly as the
 bundled data do (0 violations; the same warnings, once per copy):
 
@@ -39,6 +40,8 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://w3id.org/psm/milano/id/"
 SHARED_PARTS = frozenset({"pnrr"})  # folders of data/ that every plan shares, never copied
+# Folders of data/ left out altogether: the catalogue describes this publication, not a plan.
+OMITTED_PARTS = frozenset({"catalog"})
 MAX_COPIES = 699  # the province part of the synthetic ISTAT codes, 300 + k, has three digits
 COPY_DIR = re.compile(r"synthetic-\d{3}")
 
@@ -75,14 +78,18 @@ def replicated_files(root: Path = ROOT) -> list[Path]:
     return [
         path
         for path in sorted(data.rglob("*.ttl"))
-        if path.relative_to(data).parts[0] not in SHARED_PARTS
+        if path.relative_to(data).parts[0] not in SHARED_PARTS | OMITTED_PARTS
     ]
 
 
 def shared_files(root: Path = ROOT) -> list[Path]:
     """The files of data/ that every copy refers to and none replicates, sorted."""
-    replicated = set(replicated_files(root))
-    return [path for path in sorted((root / "data").rglob("*.ttl")) if path not in replicated]
+    data = root / "data"
+    return [
+        path
+        for path in sorted(data.rglob("*.ttl"))
+        if path.relative_to(data).parts[0] in SHARED_PARTS
+    ]
 
 
 def _parse(path: Path) -> tuple[list[Triple], dict[str, str]]:

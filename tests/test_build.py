@@ -46,7 +46,11 @@ def read_dataset(path: Path, rdf_format: str) -> rdflib.Dataset:
 
 
 def dist_bytes(settings: Settings) -> dict[str, bytes]:
-    return {name: (settings.dist_dir / name).read_bytes() for name in build.DIST_FILES}
+    """Every file build wrote, by path relative to dist/ (dumps/ included)."""
+    dist = settings.dist_dir
+    return {
+        str(p.relative_to(dist)): p.read_bytes() for p in sorted(dist.rglob("*")) if p.is_file()
+    }
 
 
 def test_build_writes_the_four_dist_files(settings: Settings) -> None:

@@ -6,14 +6,17 @@ to the in-process app tests.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
+import uvloop
 
 from psm_kg.query_workers import (
+    Answer,
     FormatNotAcceptable,
     InProcessEvaluator,
     QueryJob,
@@ -115,6 +118,51 @@ def test_a_query_past_its_timeout_ends_with_its_process(one_worker: WorkerPool) 
     assert one_worker.restarts == 1
     assert one_worker.evaluate(job(PILLARS)).body  # a fresh worker took its place
     assert one_worker.pids != [before]
+
+
+def test_the_event_loop_path_stops_a_query_past_its_timeout_too(one_worker: WorkerPool) -> None:
+    async def scenario() -> tuple[bytes, int]:
+        first = await one_worker.evaluate_async(job(PILLARS))
+        (pid,) = one_worker.pids
+        with pytest.raises(QueryTimeout):
+            await one_worker.evaluate_async(job(LONG_COUNT, timeout_s=0.5))
+        return first.body, pid
+
+    one_worker.evaluate(job(PILLARS))  # loaded: the event loop path needs a ready worker
+    body, before = asyncio.run(scenario())
+    assert body == one_worker.evaluate(job(PILLARS)).body
+    assert not alive(before)
+    assert one_worker.restarts == 1
+
+
+def test_a_large_answer_arrives_whole_on_the_servers_event_loop(query_pool: WorkerPool) -> None:
+    """uvloop makes a watched pipe non-blocking: an answer larger than the pipe's buffer is still
+    read whole, and the worker is not taken for dead."""
+    rows = "SELECT * { ?a ?b ?c . ?d ?e ?f }"  # about half a megabyte of JSON on the fixture tree
+
+    async def twice() -> list[Answer]:
+        return [await query_pool.evaluate_async(job(rows)) for _ in range(2)]
+
+    query_pool.evaluate(job(PILLARS))
+    restarts = query_pool.restarts
+    first, second = uvloop.run(twice())
+    assert len(first.body) > 1 << 17
+    assert first.body == second.body == query_pool.evaluate(job(rows)).body
+    assert query_pool.restarts == restarts
+
+
+def test_every_worker_writes_the_same_bytes_for_the_same_query(store: Store) -> None:
+    """Blank node labels and row order do not depend on the process: strong ETags hold."""
+    rows = "SELECT * { ?a ?b ?c . ?d ?e ?f }"
+    pool = WorkerPool.for_store(store, 2)
+    try:
+        bodies = set()
+        for _ in range(6):  # both workers, several times each
+            bodies.add(pool.evaluate(job(rows)).body)
+        bodies.add(InProcessEvaluator(store).evaluate(job(rows)).body)
+    finally:
+        pool.close()
+    assert len(bodies) == 1
 
 
 def test_a_query_waits_for_a_busy_worker_at_most_its_own_time_budget(

@@ -417,6 +417,11 @@ class CountingEvaluator:
             self.jobs += 1
         return self.pool.evaluate(job)
 
+    async def evaluate_async(self, job: QueryJob) -> Answer:
+        with self.lock:
+            self.jobs += 1
+        return await self.pool.evaluate_async(job)
+
     def close(self) -> None:
         pass
 

@@ -15,11 +15,21 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 
-from psm_kg import __version__, observability, query_ui, sparql, validation_api
+from psm_kg import (
+    __version__,
+    catalog,
+    observability,
+    pages,
+    query_ui,
+    sparql,
+    sparql_openapi,
+    validation_api,
+)
 from psm_kg.access_log import AccessLog
 from psm_kg.config import Settings
 from psm_kg.metrics import Metrics
@@ -139,10 +149,26 @@ def create_app(
     app.state.result_cache = ResultCache(settings.result_cache_bytes)
     app.state.metrics = Metrics(version=__version__, triples=len(app.state.store))
 
-    app.include_router(sparql.router)
+    app.router.routes.extend(sparql.ROUTES)
     app.include_router(validation_api.router)
     app.include_router(observability.router)
     app.include_router(query_ui.router)
+    app.include_router(pages.router)
+    app.include_router(catalog.router)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with /sparql described by hand (its handlers are plain routes)."""
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schema["paths"] = {**sparql_openapi.paths(), **schema["paths"]}
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = sparql_openapi.PROBLEM_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

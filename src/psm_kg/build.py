@@ -12,7 +12,14 @@ Outputs in ``dist/``:
                         input always gives the same bytes, so it can be diffed, hashed and cached;
 - ``psm-kg.trig``       the same quads as TriG with the prefixes the inputs declare, for reading;
 - ``content-hash.txt``  sha256 hex of ``psm-kg.nq``, the seed of every HTTP ETag;
-- ``graphs.json``       graph IRI -> triple count, the total and the hash.
+- ``graphs.json``       graph IRI -> triple count, the total and the hash;
+- ``dumps/``            the dataset in every RDF format, each also gzipped (dumps.py);
+- ``catalog.nt``        the DCAT-AP_IT catalogue: the catalog part plus the dumps' sizes and
+                        checksums and the modification dates (catalog_graph.py);
+- ``void.nt``           the VoID description: counts, partitions, subsets (void.py).
+
+Nothing depends on the clock: dates are the modification date of the newest input file, gzip
+headers carry no time, so the same inputs give the same bytes in every file.
 
 Every input is parsed before anything is written, and the files are written into a temporary
 directory that replaces dist/ only when complete: a parse error leaves the previous dist/ untouched.
@@ -26,19 +33,30 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyoxigraph as ox
 
-from psm_kg import urls
+from psm_kg import dumps, urls
+from psm_kg.catalog_graph import CATALOG_FILE, catalog_ntriples, catalog_triples
 from psm_kg.config import Settings
 from psm_kg.errors import PsmKgError
+from psm_kg.void import VOID_FILE, void_ntriples
 
 NQUADS_FILE = "psm-kg.nq"
 TRIG_FILE = "psm-kg.trig"
 HASH_FILE = "content-hash.txt"
 GRAPHS_FILE = "graphs.json"
-DIST_FILES = (NQUADS_FILE, TRIG_FILE, HASH_FILE, GRAPHS_FILE)
+DIST_FILES = (
+    NQUADS_FILE,
+    TRIG_FILE,
+    HASH_FILE,
+    GRAPHS_FILE,
+    CATALOG_FILE,
+    VOID_FILE,
+    dumps.DUMPS_DIR,
+)
 
 
 class BuildError(PsmKgError):
@@ -183,17 +201,31 @@ def _replace_dir(target: Path, staged: Path) -> None:
         staged.rename(target)
 
 
+def inputs_date(sources: Iterable[SourceFile]) -> str:
+    """The UTC date (``yyyy-mm-dd``) the newest input file was modified: the catalogue's
+    ``dct:modified``, which changes only when an input does."""
+    newest = max((source.path.stat().st_mtime for source in sources), default=0.0)
+    return datetime.fromtimestamp(newest, UTC).date().isoformat()
+
+
 def build_dist(settings: Settings) -> BuildResult:
     """Parse every input, then write the dist/ files all at once. Raises BuildError."""
-    dataset, prefixes, counts = load_dataset(collect_sources(settings), settings.base_iri)
+    sources = collect_sources(settings)
+    dataset, prefixes, counts = load_dataset(sources, settings.base_iri)
     total = len(dataset)
     nquads = canonical_nquads(dataset)  # canonicalises in place, so TriG below uses the same labels
     content_hash = hashlib.sha256(nquads).hexdigest()
+    trig = _trig(dataset, prefixes)
+    dump_files = dumps.render(dataset, nquads, trig, prefixes)
+    catalog = catalog_triples(dataset, settings.base_iri, dump_files, inputs_date(sources))
     files = {
         NQUADS_FILE: nquads,
-        TRIG_FILE: _trig(dataset, prefixes),
+        TRIG_FILE: trig,
         HASH_FILE: (content_hash + "\n").encode(),
         GRAPHS_FILE: _graphs_json(counts, total, content_hash),
+        CATALOG_FILE: catalog_ntriples(catalog),
+        VOID_FILE: void_ntriples(dataset, settings.base_iri),
+        **{f"{dumps.DUMPS_DIR}/{name}": data for name, data in dump_files.items()},
     }
     target = settings.dist_dir
     try:
@@ -202,6 +234,7 @@ def build_dist(settings: Settings) -> BuildResult:
     except OSError as error:
         raise BuildError(target, error.strerror or str(error)) from None
     try:
+        (staged / dumps.DUMPS_DIR).mkdir()
         for name, content in files.items():
             (staged / name).write_bytes(content)
         staged.chmod(0o755)  # mkdtemp makes it private; dist/ is meant to be published

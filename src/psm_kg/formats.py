@@ -24,7 +24,9 @@ class FormatKind(StrEnum):
     DOCUMENT = "document"
 
 
-@dataclass(frozen=True)
+# Compared and hashed by identity: every format is one of the constants below, and negotiation
+# hashes them on every request.
+@dataclass(frozen=True, eq=False)
 class Format:
     name: str
     media_type: str

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from psm_kg.formats import Format, by_name, essence
 
@@ -95,8 +96,19 @@ def _weight(fmt: Format, ranges: Sequence[MediaRange]) -> float:
 
 def negotiate(accept_header: str | None, allowed: Sequence[Format]) -> Format:
     """The format to answer with, or NotAcceptable. ``allowed`` is in the server's order."""
-    if not allowed:
+    allowed = tuple(allowed)
+    chosen = _negotiated(accept_header, allowed)
+    if chosen is None:
         raise NotAcceptable(accept_header, allowed)
+    return chosen
+
+
+# Clients send few distinct Accept headers, and each request negotiates several times (once per
+# kind of result): the answers are remembered.
+@lru_cache(maxsize=512)
+def _negotiated(accept_header: str | None, allowed: tuple[Format, ...]) -> Format | None:
+    if not allowed:
+        return None
     ranges = parse_accept(accept_header) if accept_header else []
     if not ranges:
         return allowed[0]
@@ -106,8 +118,6 @@ def negotiate(accept_header: str | None, allowed: Sequence[Format]) -> Format:
         weight = _weight(fmt, ranges)
         if weight > best_weight:  # strictly greater: ties keep the earlier, server-preferred one
             best, best_weight = fmt, weight
-    if best is None:
-        raise NotAcceptable(accept_header, allowed)
     return best
 
 

@@ -54,6 +54,7 @@ ASSETS: dict[str, tuple[Path, str]] = {
     "yasgui/yasgui.min.css": (VENDOR_DIR / "yasgui.min.css", CSS),
     "editor.js": (STATIC_DIR / "editor.js", JAVASCRIPT),
     "editor.css": (STATIC_DIR / "editor.css", CSS),
+    "pages.css": (STATIC_DIR / "pages.css", CSS),
 }
 EDITOR_ASSETS = ("yasgui/yasgui.min.js", "yasgui/yasgui.min.css", "editor.js")
 

@@ -21,6 +21,7 @@ Both are blocking: the router calls ``evaluate`` through ``anyio.to_thread``. Ex
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -35,6 +36,8 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Protocol
+
+import anyio.to_thread
 
 from psm_kg import formats
 from psm_kg.store import (
@@ -93,7 +96,11 @@ class Answer:
 
 
 class Evaluator(Protocol):
-    def evaluate(self, job: QueryJob) -> Answer: ...
+    def evaluate(self, job: QueryJob) -> Answer:
+        """Blocking: from a thread."""
+
+    async def evaluate_async(self, job: QueryJob) -> Answer:
+        """From the event loop."""
 
     def close(self) -> None: ...
 
@@ -129,6 +136,9 @@ class InProcessEvaluator:
             return run_job(self._store, job)
         except Exception as error:
             raise error.with_traceback(None) from None
+
+    async def evaluate_async(self, job: QueryJob) -> Answer:
+        return await anyio.to_thread.run_sync(self.evaluate, job)
 
     def close(self) -> None:
         pass
@@ -319,15 +329,66 @@ class WorkerPool:
             self._replace(worker)
             raise QueryTimeout(job.timeout_s)
         self._idle.put(worker)
-        if reply[0] == "error":
-            _raise_error(reply[1], reply[2])
-        _, kind, media_type, seconds, body = reply
-        return Answer(QueryKind(kind), media_type, body, seconds)
+        return _answer_of(reply)
+
+    async def evaluate_async(self, job: QueryJob) -> Answer:
+        """:meth:`evaluate` without a thread: the event loop waits on the worker's pipe.
+
+        Falls back to :meth:`evaluate` in a thread when it would have to wait for a worker (all
+        busy, or still loading the dataset).
+        """
+        self.start()
+        try:
+            worker = self._idle.get_nowait()
+        except queue.Empty:
+            worker = None
+        if worker is None or not worker.ready:
+            if worker is not None:
+                self._idle.put(worker)
+            return await anyio.to_thread.run_sync(self.evaluate, job)
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+        fd = worker.conn.fileno()
+        try:
+            worker.conn.send(job)
+            loop.add_reader(fd, _resolve, readable)
+            try:
+                await asyncio.wait_for(readable, job.timeout_s + TIMEOUT_GRACE_S)
+            finally:
+                loop.remove_reader(fd)
+                # uvloop makes a watched descriptor non-blocking; the reply may still be arriving,
+                # and the thread path expects blocking reads too.
+                os.set_blocking(fd, True)
+            reply = worker.conn.recv()
+        except TimeoutError:
+            logger.warning("query worker %s stopped after %.3g s", worker.pid, job.timeout_s)
+            self._replace(worker)
+            raise QueryTimeout(job.timeout_s) from None
+        except (EOFError, OSError):
+            self._replace(worker)
+            raise WorkerFailed("a query worker exited while evaluating a query") from None
+        except BaseException:  # cancelled mid-exchange: the pipe's state is unknown
+            self._replace(worker)
+            raise
+        self._idle.put(worker)
+        return _answer_of(reply)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
         self._finalizer()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _answer_of(reply: tuple[Any, ...]) -> Answer:
+    if reply[0] == "error":
+        _raise_error(reply[1], reply[2])
+    _, kind, media_type, seconds, body = reply
+    return Answer(QueryKind(kind), media_type, body, seconds)
 
 
 def _stop_all(workers: set[_Worker]) -> None:

@@ -27,8 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from psm_kg import formats, observability, query_ui, service_description
 from psm_kg.config import Settings
@@ -57,7 +58,6 @@ from psm_kg.store import (
     Store,
 )
 
-router = APIRouter()
 logger = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
@@ -207,35 +207,28 @@ async def _post_request(request: Request) -> ProtocolRequest:
 # --- routes ------------------------------------------------------------------------------------
 
 
-@router.get("/sparql")
 async def sparql_query_by_get(request: Request) -> Response:
     """SPARQL 1.1 Protocol query operation by GET: ?query= (URL-encoded). Without a query: the
     Service Description (RDF) or the query editor (HTML)."""
     return await _answer(request, _protocol_request(_query_params(request), None))
 
 
-# HEAD has a route of its own, out of the OpenAPI document: one operation per method keeps the
-# operation ids unique.
-@router.head("/sparql", include_in_schema=False)
 async def sparql_query_by_head(request: Request) -> Response:
     response = await _answer(request, _protocol_request(_query_params(request), None))
     return _without_body(response)
 
 
-@router.post("/sparql")
 async def sparql_query_by_post(request: Request) -> Response:
     """SPARQL 1.1 Protocol query operation by POST: a form (query=...) or a query body."""
     return await _answer(request, await _post_request(request))
 
 
-@router.options("/sparql", include_in_schema=False)
-async def sparql_options() -> Response:
+async def sparql_options(request: Request) -> Response:
     return Response(status_code=204, headers={"Allow": ALLOWED_METHODS})
 
 
-# This route answers every other method so that the 405 names all the allowed ones.
-@router.api_route("/sparql", methods=["PUT", "DELETE", "PATCH"], include_in_schema=False)
 async def sparql_other_method(request: Request) -> Response:
+    """Answers every other method, so that the 405 names all the allowed ones."""
     raise Problem(
         405,
         "Method Not Allowed",
@@ -244,6 +237,31 @@ async def sparql_other_method(request: Request) -> Response:
         method=request.method,
         allowed=[m.strip() for m in ALLOWED_METHODS.split(",")],
     )
+
+
+# Plain Starlette routes: FastAPI's dependency solving and validation would cost more than the
+# rest of a cached answer, and these handlers read the protocol's parameters themselves. The
+# OpenAPI document describes them from sparql_openapi.py. HEAD comes before GET, which would
+# otherwise answer it too.
+class _NamedRoute(Route):
+    """A plain route that tells the access log and the metrics which route answered."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
+
+
+# Added to the app's own routes by app.py (include_router would copy them as plain routes).
+ROUTES = [
+    _NamedRoute("/sparql", endpoint, methods=methods, include_in_schema=False)
+    for methods, endpoint in (
+        (["HEAD"], sparql_query_by_head),
+        (["GET"], sparql_query_by_get),
+        (["POST"], sparql_query_by_post),
+        (["OPTIONS"], sparql_options),
+        (["PUT", "DELETE", "PATCH"], sparql_other_method),
+    )
+]
 
 
 def _without_body(response: Response) -> Response:
@@ -395,7 +413,7 @@ async def _evaluate(
     )
     retry_after = str(max(1, math.ceil(timeout_s)))
     try:
-        answer = await anyio.to_thread.run_sync(_evaluator(request).evaluate, job)
+        answer = await _evaluator(request).evaluate_async(job)
     except QuerySyntaxError as error:
         observability.record_query(request, "bad_request")
         raise Problem(

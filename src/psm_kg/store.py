@@ -245,7 +245,10 @@ class Store:
             raise StoreError(f"{path} does not match its content hash; run `psm-kg build` again")
         engine = ox.Store()
         try:
-            engine.load(data, ox.RdfFormat.N_QUADS)
+            # Parsed, then added: unlike Store.load, this keeps the canonical blank node labels of
+            # the file, so every process that loads it (the query workers) writes the same answer
+            # bytes for the same query, as a strong ETag promises.
+            engine.extend(ox.parse(data, ox.RdfFormat.N_QUADS))
         except SyntaxError as error:
             raise StoreError(f"{path}:{error.lineno}: {error.msg}") from None
         return cls(engine, content_hash, path.absolute())
