@@ -648,3 +648,10 @@ def test_the_plan_and_an_objective_render_in_a_browser_from_this_server_only(
             )
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/ontology", "/shapes", "/milano/doc/"])
+def test_pages_of_a_sparse_tree_answer_without_server_errors(client: TestClient, path: str) -> None:
+    """The fixture tree's ontology has terms without Italian comments: the pages still render."""
+    response = client.get(path, headers={"accept": "text/html"})
+    assert response.status_code == 200

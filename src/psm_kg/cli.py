@@ -335,3 +335,103 @@ def serve(
     )
     # psm-kg's access log replaces uvicorn's, which would add a second line per request.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+
+
+@main.group(context_settings=CONTEXT)
+def export() -> None:
+    """Write the dataset for hosts other than this server (docs/cli.md).
+
+    Each subcommand builds dist/ from ROOT first.
+    """
+
+
+def _built(root: Path | None) -> Settings:
+    settings = _settings(root=root)
+    try:
+        build_dist(settings)
+    except BuildError as error:
+        raise InputError(f"dist/ cannot be built: {error}") from None
+    return settings
+
+
+EXPORT_DIR = click.argument(
+    "directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path, resolve_path=True)
+)
+
+
+@export.command("ndc")
+@EXPORT_DIR
+@ROOT_OPTION
+def export_ndc(directory: Path, root: Path | None) -> None:
+    """Write the ontology and the SKOS vocabularies in the schema.gov.it (NDC) layout under DIR.
+
+    DIR/assets/ontologies/<name>/latest/<name>.ttl (and <version>/) and
+    DIR/assets/controlled-vocabularies/<name>/<name>.ttl, one per SKOS scheme the catalogue lists.
+    Prints each file written, then each required metadata property the data do not state (left
+    out, never made up).
+
+    \b
+    Exit codes:
+      0  the files were written
+      2  DIR cannot be written, dist/ cannot be built, or usage error
+    """
+    from psm_kg.export_ndc import NdcExportError
+    from psm_kg.export_ndc import export_ndc as run
+
+    settings = _built(root)
+    try:
+        result = run(settings, directory)
+    except NdcExportError as error:
+        raise InputError(str(error)) from None
+    for asset in result.assets:
+        for relative in asset.files:
+            click.echo(f"{asset.triples:>5}  {relative}")
+    for iri, prop in result.missing:
+        click.echo(f"not in the data, left out: {iri} {prop}", err=True)
+
+
+@export.command("site")
+@EXPORT_DIR
+@ROOT_OPTION
+@click.option(
+    "--site-url",
+    metavar="URL",
+    default="http://localhost",
+    show_default=True,
+    help="The origin the files will be served from, named in sitemap.xml and robots.txt.",
+)
+@click.option(
+    "--sparql-endpoint",
+    metavar="URL",
+    help="A live psm-kg /sparql to redirect /sparql to [default: none; /sparql serves a note].",
+)
+def export_site(
+    directory: Path, root: Path | None, site_url: str, sparql_endpoint: str | None
+) -> None:
+    """Write every page and representation the server serves as static files under DIR.
+
+    Crawls the app in process from / and writes one file per URL, plus DIR/.htaccess (Apache)
+    and DIR/_server/nginx-http.conf and nginx-server.conf (nginx), which redo the 303 redirects
+    and the content negotiation. Prints the number of files written.
+
+    \b
+    Exit codes:
+      0  the site was written
+      2  DIR cannot be written, dist/ cannot be built or loaded, or usage error
+    """
+    from psm_kg.export_site import SiteExportError, site_origin
+    from psm_kg.export_site import export_site as run
+
+    try:
+        site_origin(site_url)
+    except SiteExportError as error:
+        raise InputError(str(error)) from None
+    if sparql_endpoint is not None and not sparql_endpoint.startswith(("http://", "https://")):
+        raise InputError(f"--sparql-endpoint {sparql_endpoint!r}: use an http:// or https:// URL")
+    settings = _built(root)
+    try:
+        store = Store.from_dist(settings.dist_dir)
+        result = run(settings, store, directory, site_url=site_url, sparql_endpoint=sparql_endpoint)
+    except (StoreError, SiteExportError) as error:
+        raise InputError(str(error)) from None
+    click.echo(f"{len(result.files)} files written to {result.directory}")
