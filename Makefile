@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest validate build bench clean pyshacl-sdist node ui-assets
+.PHONY: serve test lint typecheck pytest validate build bench bench-sparql clean pyshacl-sdist node ui-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_validate.py
+
+# About 20 minutes: psm-kg's /sparql against the Oxigraph server, rdflib-endpoint and a FastAPI floor.
+bench-sparql: $(STAMP)
+	$(BIN)/python bench/bench_sparql.py
 
 clean:
 	rm -rf dist node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -164,8 +164,8 @@ METHOD = """\
   `default_union`. Each server on a free loopback port; they start one at a time and stay up,
   idle, while the others are measured: only one is ever under load.
 - **Queries.** Every `queries/*.rq` (the *plan queries*) and the `bench-*` queries of
-  bench/bench_sparql.py (the *heavier queries*: property paths, aggregates over every quad, a text
-  filter over Italian and English labels, growing with the size), by GET; SPARQL JSON for
+  bench/sparql_queries.py (the *heavier queries*: property paths, aggregates over every quad, a
+  text filter over Italian and English labels, growing with the size), by GET; SPARQL JSON for
   SELECT/ASK, N-Triples for CONSTRUCT.
 - **Same answers.** A first request per query (the probe) gives its rows. A peer that answers
   with another number of rows than psm-kg is named in the notes and the query is left out of that
@@ -174,7 +174,8 @@ METHOD = """\
   no server can answer it from a cache keyed on the query text.
 - **Sequential latency.** One keep-alive connection; per query a few warm-ups, then up to N
   requests, fewer when they exceed the per-query budget (*n* in the table). A query whose probe
-  alone took longer than that budget has the probe as its only sample.
+  alone took longer than that budget, or that the server's budget left no time for, has the
+  probe as its only sample (*probe* in the table).
 - **Throughput.** 8 keep-alive clients send the mix's queries in turn for a fixed time; answers
   still outstanding then are awaited up to the request timeout; req/s = answers (200 or 304)
   / time until the last client stopped. Server CPU per request: user + system time of the

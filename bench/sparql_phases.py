@@ -430,6 +430,12 @@ def measure_latency(
         target = _target(server, query, NONCE, ctx.style)
         items.append((query.name, target, {"Accept": accept_for(query)}, _warmups(answer, knobs)))
     run.latency.update(sequential(server, run, items, ctx, budget_s))
+    for query in usable:  # the server's budget ran out first: the probe is all there is
+        answer = run.probes[query.name]
+        if not run.latency.get(query.name, Latency()).ok and answer.seconds:
+            run.latency[query.name] = Latency(
+                [answer.seconds * 1000], knobs.requests, "probe only, budget spent", from_probe=True
+            )
     capped = [
         f"`{name}` ({len(latency.samples_ms)}, {latency.stopped})"
         for name, latency in run.latency.items()

@@ -484,8 +484,7 @@ def _size_section(run: SizeRun) -> list[str]:
         lines += [run.variation, ""]
     lines += [
         "Sequential latency of uncached queries, one client, ms (n: fewer requests than asked "
-        "for, see the notes; *probe*: the only sample is the first answer, which took longer "
-        "than the per-query budget):",
+        "for, see the notes; *probe*: the only sample is the first answer, see the method):",
         "",
         *_latency_table(run),
         "",
