@@ -53,6 +53,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from machine import machine
 from sparql_phases import CONNECTIONS, Clock, Context, Knobs, measure_size, progress
 from sparql_queries import load_queries
 from sparql_report import RunInfo, SizeRun, render
@@ -98,21 +99,6 @@ def prepare_dataset(size: int, scratch: Path, seed: int, env: dict[str, str]) ->
 
 
 # --- the report's context ------------------------------------------------------------------------
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB, {platform.system()} {platform.machine()}"
-    )
 
 
 def versions() -> str:

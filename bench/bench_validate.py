@@ -43,6 +43,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from machine import machine
 from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,21 +197,6 @@ def measure_size(rows: list[Row], repeat: int, budget: float, timeout: float) ->
                 row.runs.append(run)
             status = row.failure or f"{run.seconds:.2f} s, {run.max_rss_mb:.0f} MB"
             print(f"  {row.size}x {row.name}: {status}", flush=True)
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB, {platform.system()} {platform.machine()}"
-    )
 
 
 def versions() -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from psm_kg import sparql_text
 from sparql_report import Query
 from sparql_servers import N_TRIPLES, SPARQL_JSON
 
@@ -71,25 +72,13 @@ ORDER BY ?entity ?text
 
 # --- queries and their variations ----------------------------------------------------------------
 
-_NOT_KEYWORDS = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
-    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n]|\\.)*"'
-    r"|'(?:[^'\\\n]|\\.)*'"
-    r'|<[^<>"{}|^`\\\x00-\x20]*>'
-    r"|#[^\n]*",
-    re.DOTALL,
-)
-_FORM = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b", re.IGNORECASE)
-
 
 def query_form(text: str) -> str:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE: the first such keyword outside IRIs, strings and
-    comments."""
-    match = _FORM.search(_NOT_KEYWORDS.sub(" ", text))
-    if match is None:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE, as psm-kg reads it off the text."""
+    form = sparql_text.query_form(text)
+    if form is None:
         raise ValueError("not a SPARQL query: no SELECT, ASK, CONSTRUCT or DESCRIBE")
-    return match.group(1).upper()
+    return str(form)
 
 
 VARIATIONS = ("comment", "prefix")

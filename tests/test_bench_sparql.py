@@ -40,6 +40,7 @@ sparql_queries = _load("sparql_queries")
 phases = _load("sparql_phases")
 loadgen = _load("loadgen")
 _load("synthetic")
+_load("machine")
 _load("bench_sparql")  # the command imports: its modules fit together
 
 DATA = """
