@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 import pyoxigraph as ox
@@ -24,6 +24,7 @@ import rdflib
 from rdflib.compare import isomorphic
 from starlette.testclient import TestClient
 
+from headless_chromium import launched_chromium
 from live_server import live_server
 from psm_kg import page_data
 from psm_kg.app import create_app
@@ -565,41 +566,15 @@ def test_languages_are_read_from_accept_language() -> None:
 
 # --- in a real browser ----------------------------------------------------------------------------
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 SCREENSHOT_HEIGHT = {"desktop": 1500, "phone": 1600}
 
 
-def _unavailable(reason: str) -> NoReturn:
-    if IN_CI:
-        pytest.fail(f"the page browser test cannot run under CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        _unavailable(f"Debian's chromium is not at {CHROMIUM}: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed: pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_chromium("the page browser test", 30_000) as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
+from headless_chromium import launched_chromium, unavailable
 from live_server import live_server
 from psm_kg import query_ui
 from psm_kg.query_files import load_query_files, parse_header, read_query_file
@@ -395,16 +395,6 @@ def test_yasgui_fetches_nothing_the_editor_does_not_turn_off() -> None:
 
 # --- in a real browser ---------------------------------------------------------------------------
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests run as root
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 15_000  # every browser wait is bounded by this
 ACTIVE = ".yasgui .tabPanel.active"
 # Chromium logs most CSP violations to the console itself; this makes sure every one shows there
@@ -417,9 +407,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 def _unavailable(reason: str) -> NoReturn:
-    if IN_CI:
-        pytest.fail(f"the query editor test cannot run under CI: {reason}")
-    pytest.skip(reason)
+    unavailable("the query editor test", reason)
 
 
 @dataclass
@@ -451,20 +439,8 @@ def browser_server(tmp_path_factory: pytest.TempPathFactory, app_data: Path) -> 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        _unavailable(f"Debian's chromium is not at {CHROMIUM}: apt-get install chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright for Python is not installed: pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=WAIT_MS * 2
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with launched_chromium("the query editor test", WAIT_MS * 2) as launched:
+        yield launched
 
 
 @pytest.fixture
