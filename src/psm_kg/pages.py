@@ -17,23 +17,21 @@ An IRI the dataset does not mention is 404: an HTML page for browsers, the one e
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
 
-import jinja2
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
-from psm_kg import diagram, formats, page_data, urls, vocabulary_data
+from psm_kg import diagram, formats, page_data, page_templates, urls, vocabulary_data
 from psm_kg.config import Settings
 from psm_kg.formats import Format
 from psm_kg.negotiation import NotAcceptable, negotiate
 from psm_kg.page_text import UI, type_label
-from psm_kg.query_ui import PACKAGE_DIR, PAGE_HEADERS, asset_url
+from psm_kg.query_ui import PAGE_HEADERS, asset_url
 from psm_kg.request_handling import Problem, etag_matches
 from psm_kg.store import Store
 
@@ -349,7 +347,7 @@ class _Context:
         **values: Any,
     ) -> Response:
         page = (
-            _templates()
+            page_templates.environment()
             .get_template(template)
             .render(
                 schema=json_ld(schema) if schema is not None else "",
@@ -387,14 +385,3 @@ class _Context:
         if wants_html:
             return self.html("not-found.html", "/milano/doc/", status=404, iri=iri)
         raise Problem(404, "Not Found", "the dataset does not describe this IRI", iri=iri)
-
-
-@functools.cache
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PACKAGE_DIR / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )

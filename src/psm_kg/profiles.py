@@ -21,13 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-
-import rdflib
-from rdflib.namespace import SH
+from typing import TYPE_CHECKING
 
 from psm_kg.errors import PsmKgError, SourceError
 from psm_kg.source_paths import SourceError as LocatedError
 from psm_kg.source_paths import os_message
+
+if TYPE_CHECKING:
+    import rdflib
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 # A link to ontology/psm.ttl in a checkout, a copy of it in a wheel.
@@ -124,7 +125,11 @@ def shapes_graph(profile: Profile) -> rdflib.Graph:
 
     Callers must not modify the graph: it is shared.
     """
-    from psm_kg.loading import load_bytes  # loading imports rdflib parsers: keep this module light
+    # rdflib and its parsers load on first use: the server imports this module for the profile
+    # names alone, and should not pay for rdflib at start-up.
+    import rdflib
+
+    from psm_kg.loading import load_bytes
 
     graph = rdflib.Graph()
     problems: list[LocatedError] = []
@@ -148,6 +153,8 @@ def shapes_graph(profile: Profile) -> rdflib.Graph:
 @functools.cache
 def ontology_graph() -> rdflib.Graph:
     """The psm ontology as bundled with the package, parsed once. Callers must not modify it."""
+    import rdflib
+
     return rdflib.Graph().parse(ONTOLOGY_FILE, format="turtle")
 
 
@@ -159,6 +166,8 @@ def _drop_dangling_property_shapes(graph: rdflib.Graph) -> None:
     refuses the whole shapes graph; dropping the links gives both engines the same shapes and
     leaves pySHACL's results unchanged (tests/test_profiles.py checks both).
     """
+    from rdflib.namespace import SH
+
     dangling = [
         (shape, target)
         for shape, target in graph.subject_objects(SH.property)

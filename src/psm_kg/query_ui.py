@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
+from psm_kg import page_templates
 from psm_kg.config import Settings
 from psm_kg.query_files import QueryFile, load_query_files
 from psm_kg.request_handling import Problem, etag_matches
@@ -143,7 +143,7 @@ def editor_response(request: Request, query: str | None = None) -> Response:
         logger.warning(
             "the query editor's files are missing in %s: run `make ui-assets`", VENDOR_DIR
         )
-    template = _templates().get_template("sparql-editor.html")
+    template = page_templates.environment().get_template("sparql-editor.html")
     page = template.render(
         editor=editor,
         endpoint=f"{root_path}/sparql",
@@ -168,17 +168,6 @@ def editor_config(endpoint: str, examples: list[QueryFile], query: str | None) -
     elif not tabs:
         tabs.append({"name": QUERY_TAB_NAME, "summary": "", "query": DEFAULT_QUERY})
     return {"endpoint": endpoint, "tabs": tabs, "selected": len(tabs) - 1 if query else 0}
-
-
-@functools.cache
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(PACKAGE_DIR / "templates"),
-        autoescape=True,  # the query comes from the URL
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 # --- static files ------------------------------------------------------------------------------

@@ -28,31 +28,28 @@ finds it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import math
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
-import jinja2
-import rdflib
 from fastapi import APIRouter, Query, Request, Response
 
-from psm_kg import formats, profiles, reports, urls
+from psm_kg import formats, profiles
 from psm_kg.config import Settings
 from psm_kg.errors import ShapesError
 from psm_kg.formats import Format, essence
-from psm_kg.loading import LoadedFile, load_bytes
 from psm_kg.negotiation import NotAcceptable, negotiate
 from psm_kg.profiles import Profile
 from psm_kg.request_handling import Problem, etag_matches, read_capped_body
 from psm_kg.store import Store
-from psm_kg.validation import Report, Severity, validate_loaded
+
+if TYPE_CHECKING:
+    from psm_kg.validation import Report
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +64,6 @@ BODY_FORMATS: tuple[Format, ...] = (
 )
 REPORT_FORMATS: tuple[Format, ...] = (formats.JSON, formats.TURTLE, formats.HTML)
 DEFAULT_PROFILE = "psm"
-REQUEST_NAME = "<request>"  # the file name results of an uploaded body carry in reports
-DATASET_NAME = "<dataset>"  # ... and results of the served dataset
-# Relative IRIs in a body resolve against this: a name that can never be fetched (RFC 2606).
-REQUEST_BASE = "https://psm-kg.invalid/request"
 
 # The HTML page loads nothing: no scripts at all, styles only from its own <style> element.
 HTML_SECURITY_HEADERS = {
@@ -135,8 +128,16 @@ async def validate_body(request: Request, profile: ProfileParameter = DEFAULT_PR
             "send the RDF to validate as the request body, e.g. with Content-Type: text/turtle",
         )
     try:
+        from psm_kg import validation_work  # rdflib and the SHACL engine: loaded on first use
+
         report, text = await _in_worker(
-            settings.query_timeout_s, _check_body_bounded, body, body_format, chosen, report_format
+            settings.query_timeout_s,
+            _bounded,
+            validation_work.check_body,
+            body,
+            body_format,
+            chosen,
+            report_format,
         )
     except ShapesError as error:
         # The bundled shapes are tested; what the engine refuses here comes from the body, e.g.
@@ -166,9 +167,12 @@ async def dataset_report(request: Request, profile: ProfileParameter = DEFAULT_P
     headers = {"Vary": "Accept", "ETag": etag, "Cache-Control": DATASET_CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
+    from psm_kg import validation_work  # rdflib and the SHACL engine: loaded on first use
+
     text = await _in_worker(
         settings.query_timeout_s,
-        _dataset_text,
+        validation_work.dataset_text,
+        _bounded,
         store,
         settings.base_iri,
         chosen,
@@ -291,138 +295,3 @@ def _answer(text: str, fmt: Format, headers: dict[str, str]) -> Response:
 def _etag(content_hash: str, profile: str, fmt: Format) -> str:
     seed = "\n".join(("validation", content_hash, profile, fmt.media_type))
     return f'"{hashlib.sha256(seed.encode()).hexdigest()[:32]}"'
-
-
-# --- work done in a worker thread --------------------------------------------------------------
-
-
-def _check_body(
-    body: bytes, body_format: Format, profile: Profile, report_format: Format
-) -> tuple[Report, str | None]:
-    """Parse and validate a request body; the rendered report, or None when it did not parse."""
-    suffix = "." + body_format.extension
-    loaded, errors = load_bytes(body, suffix=suffix, name=REQUEST_NAME, base=REQUEST_BASE)
-    if errors or loaded is None:
-        return Report((), tuple(errors), 1, 0), None
-    report = _validate(loaded, profile)
-    return report, _render(report, report_format, profile, source="The request body")
-
-
-def _check_body_bounded(
-    body: bytes, body_format: Format, profile: Profile, report_format: Format
-) -> tuple[Report, str | None]:
-    return _bounded(_check_body, body, body_format, profile, report_format)
-
-
-def _dataset_text(
-    store: Store, base_iri: str, profile: Profile, report_format: Format, timeout_s: float
-) -> str:
-    def compute() -> Report:
-        graph = _dataset_graph(store, base_iri, timeout_s)
-        return _validate(LoadedFile(Path(DATASET_NAME), graph), profile)
-
-    # Only the computation takes a slot: a cached report is rendered whatever the load.
-    bounded: Callable[[], Report] = functools.partial(_bounded, compute)
-
-    report = _DATASET_REPORTS.get_or_compute((store.content_hash, profile.name), bounded)
-    source = f"The served dataset (content hash {store.content_hash[:12]})"
-    return _render(report, report_format, profile, source=source, dataset=True)
-
-
-def _dataset_graph(store: Store, base_iri: str, timeout_s: float) -> rdflib.Graph:
-    """Every triple the server serves, except the shapes graph (shapes are not data)."""
-    shapes = urls.graph_iri(base_iri, urls.SHAPES_PART)
-    query = (
-        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (?g != <{shapes}>) }}"
-    )
-    try:
-        # pyoxigraph results must be freed on this thread: no traceback may carry them away.
-        triples = store.query(query, timeout_s=timeout_s).serialize(formats.N_TRIPLES)
-    except Exception as error:
-        raise error.with_traceback(None) from None
-    return rdflib.Graph().parse(data=triples, format="nt")
-
-
-def _validate(data: LoadedFile, profile: Profile) -> Report:
-    """As `psm-kg validate --profile`: the profile's shapes, its ontology (if any) as context.
-
-    Results about nodes only the ontology describes are dropped, as the CLI drops them.
-    """
-    context = []
-    if profile.with_ontology:
-        context.append(LoadedFile(profiles.ONTOLOGY_FILE, profiles.ontology_graph()))
-    return validate_loaded([data], profiles.shapes_graph(profile), context=context)
-
-
-class _ReportCache:
-    """Dataset reports by (content hash, profile), kept for the life of the process.
-
-    One computation at a time: a request for a report being computed waits for it rather than
-    computing it again, and a computation whose request timed out still fills the cache.
-    """
-
-    def __init__(self) -> None:
-        self._reports: dict[tuple[str, str], Report] = {}
-        self._lock = threading.Lock()
-
-    def get_or_compute(self, key: tuple[str, str], compute: Callable[[], Report]) -> Report:
-        with self._lock:
-            report = self._reports.get(key)
-            if report is None:
-                report = self._reports[key] = compute()
-            return report
-
-
-_DATASET_REPORTS = _ReportCache()
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def _render(
-    report: Report, fmt: Format, profile: Profile, *, source: str, dataset: bool = False
-) -> str:
-    if fmt is formats.HTML:
-        return _render_html(report, profile, source=source, dataset=dataset)
-    return reports.render(report, "turtle" if fmt is formats.TURTLE else "json")
-
-
-@functools.cache
-def _templates() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
-        autoescape=True,  # every value on the page may come from the client
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def _render_html(report: Report, profile: Profile, *, source: str, dataset: bool) -> str:
-    """The page: a summary, then one row per result, with the same hint as the other formats."""
-    rows = [
-        {
-            "severity": result.severity.value,
-            "focus_node": result.focus_node,
-            "line": result.line,
-            "path": reports.shorten(result.path) if result.path else None,
-            "value": reports.shorten(result.value) if result.value is not None else None,
-            "value_line": result.value_line,
-            "shape": reports.shorten(result.shape),
-            "message": result.message,
-            "hint": reports.hint(result, shapes=report.report_graph),
-        }
-        for result in report.results
-    ]
-    template = _templates().get_template("validation-report.html")
-    return template.render(
-        report=report,
-        profile=profile,
-        source=source,
-        counts={severity.value: report.count(severity) for severity in Severity},
-        rows=rows,
-        # Same-origin links only: the other profiles' reports of the served dataset.
-        other_profiles=[name for name in sorted(profiles.PROFILES) if name != profile.name]
-        if dataset
-        else [],
-    )
