@@ -1,6 +1,8 @@
 """Every queries/*.rq runs against the bundled plan and gives the answer the sources support.
 
 These tests read the real ontology/ and data/ (the product), built once into a temporary dist/.
+Each query's own examples (its ``# example:`` and ``# expect:`` header lines) are checked here too,
+through the same function as ``psm-kg validate --queries``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import pytest
 from psm_kg import formats
 from psm_kg.build import build_dist
 from psm_kg.config import Settings, load_settings
+from psm_kg.named_queries import NamedQuery, bind, check_query_files, load_named_queries
+from psm_kg.sparql_text import QueryForm
 from psm_kg.store import QueryKind, Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,16 +34,22 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return Store.from_dist(settings.dist_dir)
 
 
-def select(store: Store, name: str) -> list[dict[str, Any]]:
-    """The rows of a named SELECT query, each a dict of variable -> lexical value."""
-    outcome = store.query((ROOT / "queries" / name).read_text(encoding="utf-8"), timeout_s=10)
+@pytest.fixture(scope="module")
+def named() -> dict[str, NamedQuery]:
+    queries, problems = load_named_queries(ROOT / "queries")
+    assert not problems, [str(problem) for problem in problems]
+    return {query.name: query for query in queries}
+
+
+def select(store: Store, name: str, **params: str) -> list[dict[str, Any]]:
+    """The rows of a named SELECT query called with ``params`` (else its defaults), each a dict
+    of variable -> lexical value."""
+    queries, _ = load_named_queries(ROOT / "queries")
+    query = next(q for q in queries if q.name == name.removesuffix(".rq"))
+    outcome = store.query(query.text, timeout_s=10, substitutions=bind(query, params))
     assert outcome.kind is QueryKind.SOLUTIONS
     body = json.loads(outcome.serialize(formats.SPARQL_JSON))
     return [{k: v["value"] for k, v in row.items()} for row in body["results"]["bindings"]]
-
-
-def steps_of(store: Store, period: str) -> list[dict[str, Any]]:
-    return [r for r in select(store, "list-approval-path.rq") if period in r["edition_label"]]
 
 
 def column(rows: list[dict[str, Any]], name: str) -> list[Any]:
@@ -55,19 +65,49 @@ def test_every_query_has_a_header_with_summary_description_and_result(path: Path
     assert {"summary", "description", "result"} <= keys, f"{path.name}: header has {keys}"
 
 
+def test_every_query_loads_as_a_named_query(named: dict[str, NamedQuery]) -> None:
+    assert sorted(named) == [path.stem for path in QUERIES]
+
+
+def test_every_query_gives_the_answers_its_examples_assert(bundled: Store) -> None:
+    problems = check_query_files(ROOT / "queries", bundled)
+    assert not problems, "\n".join(str(problem) for problem in problems)
+
+
 @pytest.mark.parametrize("path", QUERIES, ids=[p.name for p in QUERIES])
-def test_every_query_runs_and_returns_something(bundled: Store, path: Path) -> None:
-    outcome = bundled.query(path.read_text(encoding="utf-8"), timeout_s=10)
-    fmt = outcome.formats[0]
-    body = outcome.serialize(fmt)
+def test_every_query_has_an_example_with_an_answer(
+    bundled: Store, named: dict[str, NamedQuery], path: Path
+) -> None:
+    query = named[path.stem]
+    assert query.examples, f"{path.name} has no example"
+    outcome = bundled.query(
+        query.text, timeout_s=10, substitutions=bind(query, query.examples[0].params)
+    )
+    body = outcome.serialize(outcome.formats[0])
     if outcome.kind is QueryKind.SOLUTIONS:
         assert json.loads(body)["results"]["bindings"], f"{path.name} returned no rows"
-    else:
+    elif outcome.kind is QueryKind.GRAPH:
         assert body.strip(), f"{path.name} returned nothing"
 
 
-def test_there_are_at_least_eight_queries() -> None:
-    assert len(QUERIES) >= 8
+def test_there_are_at_least_sixteen_queries_of_every_form_but_describe(
+    named: dict[str, NamedQuery],
+) -> None:
+    assert len(named) >= 16
+    assert {query.form for query in named.values()} >= {
+        QueryForm.SELECT,
+        QueryForm.ASK,
+        QueryForm.CONSTRUCT,
+    }
+
+
+def test_every_parameter_has_a_description_and_a_value_to_try(
+    named: dict[str, NamedQuery],
+) -> None:
+    for query in named.values():
+        for parameter in query.parameters:
+            assert parameter.description, (query.name, parameter.name)
+            assert parameter.default or parameter.example, (query.name, parameter.name)
 
 
 def test_the_2025_edition_has_the_five_pillars_of_the_press_release(bundled: Store) -> None:
@@ -97,7 +137,7 @@ def test_the_six_missions_align_by_name_with_pnrr_m1_to_m6(bundled: Store) -> No
 def test_ten_drivers_nine_with_an_objective_taken_from_their_stated_purpose(
     bundled: Store,
 ) -> None:
-    rows = select(bundled, "list-driver-objectives.rq")
+    rows = select(bundled, "list-drivers.rq")
     assert len({r["driver"] for r in rows}) == 10
     with_objective = [r for r in rows if "objective" in r]
     assert len(with_objective) == 9
@@ -120,25 +160,25 @@ def test_compare_editions_shows_sustainability_changed_and_unknown_2022_drivers(
     bundled: Store,
 ) -> None:
     rows = select(bundled, "compare-editions.rq")
+    assert set(column(rows, "previous")) == {ID + "plan/psttm-2022-2024"}
     unchanged = [r for r in rows if r["change"] == "unchanged name"]
     # 5 pillars + 6 missions + the 5 Drivers the 2023 sources name.
     assert len(unchanged) == 16
     drivers_only_2025 = [
-        r["label_2025"]
+        r["label_new"]
         for r in rows
-        if r["kind"] == "driver" and r["change"] == "only in 2025-2027"
+        if r["kind"] == "driver" and r["change"] == "only in this edition"
     ]
     assert len(drivers_only_2025) == 5
-    sustainability = next(r for r in unchanged if r["label_2025"] == "Sustainability")
-    assert "ecologica" in sustainability["description_2025"]
-    assert "digitale" in sustainability["description_2022"]
-    assert not [r for r in rows if r["change"] == "only in 2022-2024"]
+    sustainability = next(r for r in unchanged if r["label_new"] == "Sustainability")
+    assert "ecologica" in sustainability["description_new"]
+    assert "digitale" in sustainability["description_old"]
+    assert not [r for r in rows if r["change"] == "only in the previous edition"]
 
 
 def test_the_2025_approval_path_runs_forum_conferenza_consiglio(bundled: Store) -> None:
-    rows = [
-        r for r in select(bundled, "list-approval-path.rq") if "2025-2027" in r["edition_label"]
-    ]
+    rows = select(bundled, "list-approval-path.rq")
+    assert set(column(rows, "edition")) == {ID + "plan/psttm-2025-2027"}
     assert [r["step"].removeprefix(ID + "approval-step/psttm-2025-2027-") for r in rows] == [
         "forum-metropolitano",
         "approvazione",
@@ -153,9 +193,7 @@ def test_the_2025_approval_path_runs_forum_conferenza_consiglio(bundled: Store) 
 
 
 def test_the_2016_approval_carries_its_resolution_number_and_votes(bundled: Store) -> None:
-    rows = [
-        r for r in select(bundled, "list-approval-path.rq") if "2016-2018" in r["edition_label"]
-    ]
+    rows = select(bundled, "list-approval-path.rq", edition=ID + "plan/psttm-2016-2018")
     approval = next(r for r in rows if r["date"] == "2016-05-12")
     assert (approval["deliberation"], approval["in_favour"], approval["against"]) == (
         "27",
@@ -180,7 +218,8 @@ def test_the_sources_of_the_2025_edition_are_the_press_release_and_the_forum_art
 
 def test_every_derived_statement_names_one_of_the_four_methods(bundled: Store) -> None:
     rows = select(bundled, "list-derived-statements.rq")
-    assert set(column(rows, "method")) <= {
+    assert set(column(rows, "method")) == {"all"}
+    assert set(column(rows, "notation")) <= {
         "name-match",
         "date-inference",
         "purpose-phrase",

@@ -76,7 +76,7 @@ def test_every_project_query_loads_with_a_summary_and_a_description() -> None:
     )
     assert all(query.summary and query.description for query in queries)
     fact_sources = next(query for query in queries if query.name == "list-fact-sources")
-    assert fact_sources.get_all("parameter")[0].startswith("entity (any IRI of the dataset)")
+    assert fact_sources.get_all("parameter")[0].startswith("entity (IRI)")
 
 
 def test_unreadable_query_files_are_skipped_with_a_warning(

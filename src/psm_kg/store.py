@@ -8,6 +8,7 @@ Exceptions::
     StoreError                  the dataset cannot be loaded (missing or corrupt dist/)
     QueryRejected               the request is not a query this endpoint runs
      ├── QuerySyntaxError       the text is not SPARQL 1.1 Query; carries the parser's message
+     ├── SubstitutionRejected   a pre-bound variable (substitutions) is not in the SELECT projection
      ├── UpdateNotAllowed       the text is SPARQL Update; the served data is read-only
      ├── FederationNotAllowed   SERVICE names an endpoint that is not on the allow-list
      └── InvalidDataset         a default-graph-uri or named-graph-uri is not an absolute IRI
@@ -26,7 +27,7 @@ import hashlib
 import io
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -71,6 +72,10 @@ class QuerySyntaxError(QueryRejected):
         position = re.search(r"at (\d+):(\d+)", message)
         self.line = int(position.group(1)) if position else None
         self.column = int(position.group(2)) if position else None
+
+
+class SubstitutionRejected(QueryRejected):
+    title = "Variable cannot be bound"
 
 
 class UpdateNotAllowed(QueryRejected):
@@ -145,6 +150,9 @@ FORMATS_BY_KIND: dict[QueryKind, tuple[Format, ...]] = {
         formats.TRIG,
     ),
 }
+
+# An RDF term a query variable can be pre-bound to (SEP-0007 substitutions).
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
 # --- results -----------------------------------------------------------------------------------
 
@@ -296,27 +304,46 @@ class Store:
         timeout_s: float,
         dataset: DatasetSpec | None = None,
         allowed_services: Sequence[str] = (),
+        substitutions: Mapping[str, Term] | None = None,
     ) -> QueryOutcome:
         """Parse and start evaluating a query over ``dataset``, by default the union of the
         named graphs as default graph, with every named graph.
 
-        Raises FederationNotAllowed, InvalidDataset, UpdateNotAllowed or QuerySyntaxError before
-        any evaluation. Blocking: call it from a worker thread in async code.
+        ``substitutions`` pre-binds variables (named without ``?``) to terms, as SEP-0007 defines:
+        the values never become query text. A SELECT must project every substituted variable.
+
+        Raises FederationNotAllowed, InvalidDataset, UpdateNotAllowed, QuerySyntaxError or
+        SubstitutionRejected before any evaluation. Blocking: call it from a worker thread in
+        async code.
         """
         deadline = time.monotonic() + timeout_s
         # Before the engine sees the text: pyoxigraph evaluates ASK at once and would contact a
         # SERVICE endpoint, which on a public server means fetching any URL a client names.
         if uses_service(sparql):
             _check_services(sparql, allowed_services)
+        bound = {ox.Variable(name): term for name, term in (substitutions or {}).items()} or None
         try:
             if dataset is None:
                 # FROM and FROM NAMED set the dataset themselves; pyoxigraph would ignore them
                 # under the union default graph.
                 union = not has_dataset_clause(sparql)
-                result = self._engine.query(sparql, use_default_graph_as_union=union)
+                result = self._engine.query(
+                    sparql, use_default_graph_as_union=union, substitutions=bound
+                )
             else:
                 default, named = _dataset_graphs(dataset)
-                result = self._engine.query(sparql, default_graph=default, named_graphs=named)
+                result = self._engine.query(
+                    sparql, default_graph=default, named_graphs=named, substitutions=bound
+                )
+        except RuntimeError as error:
+            # pyoxigraph: "The SPARQL query does not contains variable ?x in its SELECT projection"
+            if bound is None or "projection" not in str(error):
+                raise
+            names = ", ".join(f"?{name}" for name in sorted(substitutions or {}))
+            raise SubstitutionRejected(
+                f"the query cannot bind {names}: a SELECT query must list every bound variable "
+                "in its projection"
+            ) from None
         except SyntaxError as error:
             if looks_like_update(sparql):
                 raise UpdateNotAllowed(
