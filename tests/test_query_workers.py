@@ -207,3 +207,61 @@ def test_closing_the_pool_ends_its_workers(store: Store) -> None:
     assert len(pids) == 2
     pool.close()
     assert not any(alive(pid) for pid in pids)
+
+
+def forbid_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any hop to a worker thread fail the test: the event-loop path must not take one."""
+
+    async def no_thread(*args: object, **kwargs: object) -> object:
+        raise AssertionError("the event-loop path handed work to a thread")
+
+    monkeypatch.setattr("anyio.to_thread.run_sync", no_thread)
+
+
+def test_a_fresh_pool_answers_from_the_event_loop_without_a_thread(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers still loading the dataset are waited for on their pipes, not from a thread."""
+    forbid_threads(monkeypatch)
+    pool = WorkerPool.for_store(store, 2)
+
+    async def many() -> list[Answer]:
+        return [await pool.evaluate_async(job(PILLARS)) for _ in range(6)]
+
+    try:
+        answers = uvloop.run(many())
+        assert len({answer.body for answer in answers}) == 1
+        assert len(pool.pids) == 2
+        assert pool.restarts == 0
+    finally:
+        pool.close()
+
+
+def test_on_the_event_loop_a_query_waits_for_a_busy_worker_without_a_thread(
+    one_worker: WorkerPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    forbid_threads(monkeypatch)
+
+    async def scenario() -> tuple[BaseException | Answer, ...]:
+        # Four queries at once on one worker: three wait their turn, then each is answered.
+        together = await asyncio.gather(
+            *(one_worker.evaluate_async(job(PILLARS)) for _ in range(4))
+        )
+        long_running = asyncio.ensure_future(
+            one_worker.evaluate_async(job(LONG_COUNT, timeout_s=2))
+        )
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        with pytest.raises(ServerBusy):
+            await one_worker.evaluate_async(job(PILLARS, timeout_s=0.2))
+        assert time.monotonic() - started < 1.5
+        timed_out = await asyncio.gather(long_running, return_exceptions=True)
+        return (*together, *timed_out)
+
+    *answers, last = uvloop.run(scenario())
+    bodies = {answer.body for answer in answers if isinstance(answer, Answer)}
+    assert len(answers) == 4
+    assert len(bodies) == 1
+    assert isinstance(last, QueryTimeout)
+    # The worker killed for the timeout was replaced, and the replacement serves the event loop.
+    assert uvloop.run(one_worker.evaluate_async(job(PILLARS))).body in bodies

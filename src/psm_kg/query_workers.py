@@ -11,7 +11,8 @@ not.
 :class:`InProcessEvaluator` runs the same jobs in the calling thread (``query_workers = 0``): no
 processes, but a timeout there only stops the writing of results.
 
-Both are blocking: the router calls ``evaluate`` through ``anyio.to_thread``. Exceptions::
+``evaluate`` blocks (for threads and the command line); the router awaits ``evaluate_async``,
+which for a pool waits on the workers' pipes from the event loop, taking no thread. Exceptions::
 
     QueryRejected (and subclasses), QueryTimeout, ResultTooLarge    as raised by store.py
     FormatNotAcceptable     the result's kind has no format the client accepts
@@ -22,6 +23,7 @@ Both are blocking: the router calls ``evaluate`` through ``anyio.to_thread``. Ex
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -51,6 +53,8 @@ from psm_kg.store import (
     ResultTooLarge,
     Store,
     StoreError,
+    SubstitutionRejected,
+    Term,
     UpdateNotAllowed,
 )
 
@@ -85,6 +89,9 @@ class QueryJob:
     max_result_bytes: int
     dataset: DatasetSpec | None = None
     allowed_services: tuple[str, ...] = ()
+    # Pre-bound variables (name without '?', term), passed to the engine as SEP-0007
+    # substitutions: never spliced into the text. pyoxigraph terms pickle to the workers.
+    bindings: tuple[tuple[str, Term], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ def run_job(store: Store, job: QueryJob) -> Answer:
         timeout_s=job.timeout_s,
         dataset=job.dataset,
         allowed_services=job.allowed_services,
+        substitutions=dict(job.bindings) or None,
     )
     media_type = job.media_types.get(outcome.kind)
     fmt = formats.by_media_type(media_type) if media_type else None
@@ -152,6 +160,7 @@ _REJECTIONS: dict[str, type[QueryRejected]] = {
     "update": UpdateNotAllowed,
     "federation": FederationNotAllowed,
     "dataset": InvalidDataset,
+    "substitution": SubstitutionRejected,
     "rejected": QueryRejected,
 }
 _CODES = {cls: code for code, cls in _REJECTIONS.items()}
@@ -253,6 +262,9 @@ class WorkerPool:
         # pyoxigraph: a new worker (after a timeout) costs a fork and a load, not an interpreter.
         self._context.set_forkserver_preload(["psm_kg.query_workers"])
         self._idle: queue.Queue[_Worker] = queue.Queue()
+        # Event-loop callers waiting for a free worker, oldest first. A freed worker goes to them
+        # before the idle queue, so that waiting for one takes no thread.
+        self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._started = False
@@ -267,13 +279,21 @@ class WorkerPool:
         return cls(store.source, store.content_hash, size)
 
     def start(self) -> None:
-        """Start the worker processes (they load the dataset in the background)."""
+        """Start the worker processes (they load the dataset in the background).
+
+        Callable from any thread, once or more: a caller that finds the pool starting gets its
+        worker as soon as one has been spawned.
+        """
         with self._lock:
             if self._started or self._closed:
                 return
             self._started = True
-            for _ in range(self._size):
-                self._idle.put(self._spawn())
+        for _ in range(self._size):
+            with self._lock:
+                if self._closed:
+                    return
+                worker = self._spawn()
+            self._release(worker)
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._context, self._source, self._digest)
@@ -287,7 +307,45 @@ class WorkerPool:
             if self._closed:
                 return
             self.restarts += 1
-            self._idle.put(self._spawn())
+            fresh = self._spawn()
+        self._release(fresh)
+
+    def _release(self, worker: _Worker) -> None:
+        """A worker is free: to the event-loop caller waiting longest, else to the idle queue."""
+        with self._lock:
+            while self._waiters:
+                waiter = self._waiters.popleft()
+                try:
+                    waiter.get_loop().call_soon_threadsafe(self._hand_over, waiter, worker)
+                except RuntimeError:  # that caller's event loop has closed
+                    continue
+                return
+            self._idle.put(worker)
+
+    def _hand_over(self, waiter: asyncio.Future[_Worker], worker: _Worker) -> None:
+        if waiter.done():  # the caller stopped waiting meanwhile
+            self._release(worker)
+        else:
+            waiter.set_result(worker)
+
+    async def _acquire(self, budget_s: float) -> _Worker:
+        """An idle worker, waiting at most ``budget_s`` for one to be freed (else ServerBusy)."""
+        with self._lock:
+            try:
+                return self._idle.get_nowait()
+            except queue.Empty:
+                waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter, budget_s)
+        except TimeoutError:
+            if waiter.done() and not waiter.cancelled():  # handed over as the wait ended
+                self._release(waiter.result())
+            raise ServerBusy() from None
+        finally:
+            with self._lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
 
     @property
     def pids(self) -> list[int]:
@@ -307,7 +365,7 @@ class WorkerPool:
             # Only a worker that is still loading the dataset (at start, after a restart) waits.
             worker.wait_ready(time.monotonic() + WORKER_START_LIMIT_S)
         except ServerBusy:
-            self._idle.put(worker)
+            self._release(worker)
             raise
         except WorkerFailed:
             self._replace(worker)
@@ -328,37 +386,31 @@ class WorkerPool:
             logger.warning("query worker %s stopped after %.3g s", worker.pid, job.timeout_s)
             self._replace(worker)
             raise QueryTimeout(job.timeout_s)
-        self._idle.put(worker)
+        self._release(worker)
         return _answer_of(reply)
 
     async def evaluate_async(self, job: QueryJob) -> Answer:
-        """:meth:`evaluate` without a thread: the event loop waits on the worker's pipe.
-
-        Falls back to :meth:`evaluate` in a thread when it would have to wait for a worker (all
-        busy, or still loading the dataset).
-        """
+        """:meth:`evaluate` without threads: the event loop waits for a free worker, then on its
+        pipe, for the dataset to be loaded (at start-up, after a restart) and for the answer."""
         self.start()
-        try:
-            worker = self._idle.get_nowait()
-        except queue.Empty:
-            worker = None
-        if worker is None or not worker.ready:
-            if worker is not None:
-                self._idle.put(worker)
-            return await anyio.to_thread.run_sync(self.evaluate, job)
-        loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
+        worker = await self._acquire(job.timeout_s + TIMEOUT_GRACE_S)
         fd = worker.conn.fileno()
+        if not worker.ready:
+            try:
+                await _readable(fd, WORKER_START_LIMIT_S)
+                worker.wait_ready(time.monotonic())  # its message has come: reads without waiting
+            except TimeoutError:
+                self._release(worker)
+                raise ServerBusy() from None
+            except WorkerFailed:
+                self._replace(worker)
+                raise
+            except BaseException:  # cancelled: the message, if any, is still in the pipe
+                self._release(worker)
+                raise
         try:
             worker.conn.send(job)
-            loop.add_reader(fd, _resolve, readable)
-            try:
-                await asyncio.wait_for(readable, job.timeout_s + TIMEOUT_GRACE_S)
-            finally:
-                loop.remove_reader(fd)
-                # uvloop makes a watched descriptor non-blocking; the reply may still be arriving,
-                # and the thread path expects blocking reads too.
-                os.set_blocking(fd, True)
+            await _readable(fd, job.timeout_s + TIMEOUT_GRACE_S)
             reply = worker.conn.recv()
         except TimeoutError:
             logger.warning("query worker %s stopped after %.3g s", worker.pid, job.timeout_s)
@@ -370,13 +422,27 @@ class WorkerPool:
         except BaseException:  # cancelled mid-exchange: the pipe's state is unknown
             self._replace(worker)
             raise
-        self._idle.put(worker)
+        self._release(worker)
         return _answer_of(reply)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
         self._finalizer()
+
+
+async def _readable(fd: int, timeout_s: float) -> None:
+    """Wait until ``fd`` (a worker's pipe) has something to read; TimeoutError after timeout_s."""
+    loop = asyncio.get_running_loop()
+    readable: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(fd, _resolve, readable)
+    try:
+        await asyncio.wait_for(readable, timeout_s)
+    finally:
+        loop.remove_reader(fd)
+        # uvloop makes a watched descriptor non-blocking; the reply may still be arriving, and
+        # Connection.recv expects a blocking descriptor.
+        os.set_blocking(fd, True)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -395,3 +461,17 @@ def _stop_all(workers: set[_Worker]) -> None:
     for worker in list(workers):
         worker.stop()
     workers.clear()
+
+
+def pool_starting_in_background(store: Store, size: int) -> WorkerPool | None:
+    """A pool of ``size`` workers over ``store`` whose processes start on a thread of their own,
+    or None when ``size`` is 0 or the store has no file to load them from.
+
+    For ``psm-kg serve``: the workers load the dataset while the web framework is imported, so
+    the server's first answer comes about half a second sooner. The caller closes the pool.
+    """
+    if size < 1 or store.source is None:
+        return None
+    pool = WorkerPool.for_store(store, size)
+    threading.Thread(target=pool.start, name="query-workers-start", daemon=True).start()
+    return pool
