@@ -336,11 +336,78 @@ def test_every_dump_holds_the_whole_dataset(
         assert len(set(parsed)) == len(real_store)
 
 
+VOCABULARIES = ("drivers-2025-2027", "missions-2025-2027", "pillars-2025-2027", "pnrr")
+SKOS = Namespace("http://www.w3.org/2004/02/skos/core#")
+FILE_TYPE = Namespace("http://publications.europa.eu/resource/authority/file-type/")
+
+
+@pytest.mark.parametrize("name", VOCABULARIES)
+def test_every_vocabulary_has_a_turtle_file_with_the_checksum_and_size_of_the_served_bytes(
+    real_client: TestClient, catalog: Graph, name: str
+) -> None:
+    scheme = URIRef(BASE + "milano/id/scheme/" + name)
+    url = BASE + "dumps/" + name + ".ttl"
+    distributions = catalog.objects(scheme, DCAT.distribution)
+    files = [d for d in distributions if (d, DCAT.downloadURL, None) in catalog]
+    assert len(files) == 1
+    (distribution,) = files
+    assert str(catalog.value(distribution, DCAT.downloadURL)) == url
+    assert str(catalog.value(distribution, DCAT.accessURL)) == url
+    assert catalog.value(distribution, DCTERMS.format) == FILE_TYPE.RDF_TURTLE
+    assert catalog.value(distribution, DCAT.mediaType) == URIRef(
+        "http://www.iana.org/assignments/media-types/text/turtle"
+    )
+    assert (distribution, RDF.type, DCATAPIT.Distribution) in catalog
+    response = real_client.get("/dumps/" + name + ".ttl")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/turtle; charset=utf-8"
+    assert response.headers["content-disposition"] == f'attachment; filename="{name}.ttl"'
+    checksum = catalog.value(distribution, SPDX.checksum)
+    assert (
+        str(catalog.value(checksum, SPDX.checksumValue))
+        == hashlib.sha256(response.content).hexdigest()
+    )
+    assert str(catalog.value(checksum, SPDX.algorithm)) == (
+        "https://spdx.org/rdf/terms#checksumAlgorithm_sha256"
+    )
+    assert int(catalog.value(distribution, DCAT.byteSize)) == len(response.content)
+    assert distribution not in set(
+        catalog.objects(URIRef(BASE + "milano/id/dataset/psm-kg"), DCAT.distribution)
+    )
+
+
+@pytest.mark.parametrize("name", VOCABULARIES)
+def test_a_vocabulary_file_holds_its_scheme_and_concepts_as_the_store_has_them(
+    real_client: TestClient, real_store: Store, name: str
+) -> None:
+    scheme = BASE + "milano/id/scheme/" + name
+    served = Graph().parse(data=real_client.get(f"/dumps/{name}.ttl").content, format="turtle")
+    query = f"""CONSTRUCT {{ ?s ?p ?o }} WHERE {{
+        {{ BIND(<{scheme}> AS ?s) }} UNION {{ ?s <{SKOS.inScheme}> <{scheme}> }}
+        ?s ?p ?o }}"""
+    expected = Graph().parse(
+        data=real_store.query(query, timeout_s=30).serialize(formats.N_TRIPLES), format="nt"
+    )
+
+    assert len(expected) > 20
+    assert isomorphic(served, expected)
+    assert set(served.objects(None, SKOS.inScheme)) == {URIRef(scheme)}
+
+
+def test_the_vocabulary_files_are_in_no_void_data_dump(void_graph: Graph) -> None:
+    dumped = {str(d) for d in void_graph.objects(None, VOID.dataDump)}
+
+    assert not [name for name in VOCABULARIES if BASE + "dumps/" + name + ".ttl" in dumped]
+
+
 @pytest.mark.parametrize(
     "name",
     [
         "nope",
         "psm-kg.csv",
+        "no-such-vocabulary.ttl",
+        "pnrr.ttl.gz",
+        "PNRR.ttl",
         "psm-kg.nq.zip",
         "..%2Fcontent-hash.txt",
         "%2E%2E",

@@ -31,16 +31,19 @@ from psm_kg.config import Settings, load_settings
 from psm_kg.export_site import (
     DOC_FORMATS,
     HTACCESS,
+    LANGUAGE_COPIES,
     NGINX_HTTP,
     NGINX_SERVER,
     SiteExport,
     SiteExportError,
+    copy_file,
     export_site,
     file_of,
     htaccess_rules,
     nginx_rules,
     site_origin,
 )
+from psm_kg.page_data import choose_language
 from psm_kg.query_workers import InProcessEvaluator
 from psm_kg.store import Store
 
@@ -166,8 +169,12 @@ def nginx(site: SiteExport, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             process.stderr.close()
 
 
-def get(nginx: Nginx, path: str, accept: str | None = None) -> httpx.Response:
+def get(
+    nginx: Nginx, path: str, accept: str | None = None, accept_language: str | None = None
+) -> httpx.Response:
     headers = {"Accept": accept} if accept else {}
+    if accept_language:
+        headers["Accept-Language"] = accept_language
     return httpx.get(nginx.url + path, headers=headers, follow_redirects=False, timeout=10)
 
 
@@ -217,6 +224,8 @@ NEGOTIATION = [
     ("/no-such-page", None, 404, None, None),
     (f"/{NGINX_SERVER}", None, 404, None, None),
     (f"/{HTACCESS}", None, 404, None, None),
+    ("/_lang/accept-en/index.html", None, 404, None, None),
+    (f"/_lang/lang-en/milano/doc/{PILLAR}.html", "text/html", 404, None, None),
 ]
 
 
@@ -273,6 +282,102 @@ def test_a_303_from_nginx_leads_where_the_app_leads(
     assert (ours.status_code, ours.headers["location"]) == (303, theirs.headers["location"])
     followed = get(nginx, ours.headers["location"])
     assert followed.content == app.get(theirs.headers["location"]).content
+
+
+# (path with its query, Accept, Accept-Language): the language the app picks, and the page's bytes.
+LANGUAGES = [
+    ("/", None, None),
+    ("/", None, "en"),
+    ("/", None, "en-US,en;q=0.9"),
+    ("/", None, "en-GB,en;q=0.9,it;q=0.8"),
+    ("/", None, "it-IT,it;q=0.9,en-US;q=0.8,en;q=0.7"),
+    ("/", None, "fr-FR,fr;q=0.9,en;q=0.8"),
+    ("/", None, "de-DE,de;q=0.9"),
+    ("/", None, "english"),
+    ("/?lang=en", None, None),
+    ("/?lang=en", None, "it"),
+    ("/?lang=it", None, "en"),
+    ("/?lang=fr", None, "en"),
+    ("/milano/doc/", None, "en"),
+    ("/milano/doc/?lang=en", None, None),
+    ("/milano/doc/pillar/", None, "en"),
+    ("/milano/doc/pillar/?lang=it", None, "en-US"),
+    (f"/milano/doc/{PILLAR}", None, "en"),
+    (f"/milano/doc/{PILLAR}", BROWSER_ACCEPT, "en-US,en;q=0.5"),
+    (f"/milano/doc/{PILLAR}.html", None, "en"),
+    (f"/milano/doc/{PILLAR}?lang=en", BROWSER_ACCEPT, None),
+    (f"/milano/doc/{PILLAR}.html?lang=it", None, "en"),
+    (f"/milano/doc/{PILLAR}.html?lang=en", None, "it"),
+    (f"/milano/doc/{PILLAR}", "text/turtle", "en"),
+    (f"/milano/doc/{PILLAR}.jsonld?lang=en", None, None),
+    ("/ontology", None, "en"),
+    ("/ontology?lang=en", "text/html", None),
+    ("/ontology", "text/turtle", "en"),
+    ("/ontology.html", None, "en"),
+    ("/ontology.html?lang=it", None, "en"),
+    ("/shapes", None, "en-GB"),
+    ("/shapes.html?lang=en", None, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "accept", "accept_language"),
+    LANGUAGES,
+    ids=[f"{p} {a.split(',')[0] if a else '-'} {al or '-'}" for p, a, al in LANGUAGES],
+)
+def test_nginx_picks_the_language_the_app_picks(
+    nginx: Nginx, app: TestClient, path: str, accept: str | None, accept_language: str | None
+) -> None:
+    headers = {"Accept": accept or "*/*"}
+    if accept_language:
+        headers["Accept-Language"] = accept_language
+    ours = get(nginx, path, accept, accept_language)
+    theirs = app.get(SITE_URL + path, headers=headers, follow_redirects=False)
+
+    assert ours.status_code == theirs.status_code == 200
+    assert formats.essence(ours.headers["content-type"]) == formats.essence(
+        theirs.headers["content-type"]
+    )
+    assert ours.content == theirs.content
+    if "content-language" in theirs.headers:  # a page: English or Italian, as the app chose
+        language = theirs.headers["content-language"]
+        assert f'<html lang="{language}">' in ours.text
+        assert "accept-language" in ours.headers["vary"].lower()
+
+
+@pytest.mark.parametrize("accept_language", [None, "en"], ids=["italian", "english"])
+def test_the_language_switch_and_the_links_it_leads_to_work_as_in_the_app(
+    nginx: Nginx, app: TestClient, accept_language: str | None
+) -> None:
+    page = get(nginx, f"/milano/doc/{PILLAR}", "text/html", accept_language)
+    found = re.search(r'<a class="lang" href="([^"]+)"', page.text)
+    assert found is not None
+    switch = found.group(1)
+    assert switch.endswith("?lang=" + ("it" if accept_language else "en"))
+
+    ours = get(nginx, switch)
+    theirs = app.get(SITE_URL + switch)
+    assert ours.content == theirs.content
+    kept = [
+        link
+        for link in re.findall(r'href="([^"]+)"', ours.text)
+        if link.startswith("/milano/doc/") and link.endswith(switch[-8:])
+    ]
+    assert len(kept) > 3  # the links of the switched page keep the language
+    for link in [*kept[:6], "/" + switch[-8:]]:
+        response = get(nginx, link)
+        assert response.status_code == 200, link
+        assert response.content == app.get(SITE_URL + link).content, link
+
+
+def test_every_page_is_written_in_every_language_copy(site: SiteExport) -> None:
+    pages = [path for path, media_type in site.files.items() if media_type == "text/html"]
+
+    assert set(site.translated) == set(pages) - {"/sparql.html"}
+    assert len(site.translated) > 300
+    for path in site.translated:
+        for folder, _, _ in LANGUAGE_COPIES:
+            assert (site.directory / copy_file(folder, path)).is_file(), (folder, path)
 
 
 def sample(site: SiteExport) -> list[str]:
@@ -338,7 +443,7 @@ def test_a_site_url_that_is_not_an_origin_is_refused(url: str) -> None:
 def test_no_query_url_sparql_or_thing_url_is_written(site: SiteExport) -> None:
     written = [p for p in site.files if "?" in p or p.startswith(("/sparql", "/milano/id/"))]
     assert written == ["/sparql.html"]  # the note, not a page of the app
-    assert "/?lang=en" in site.skipped
+    assert not [url for url in site.skipped if "lang=" in url]  # the language copies serve them
 
 
 def test_with_a_sparql_endpoint_nginx_redirects_sparql_there(
@@ -418,6 +523,52 @@ def test_the_htaccess_types_every_exported_file(site: SiteExport) -> None:
     for path, media_type in site.files.items():
         extension = Path(file_of(path)).suffix.removeprefix(".")
         assert by_extension[extension] == media_type, path
+
+
+ACCEPT_LANGUAGES = [
+    "",
+    "en",
+    "EN-us",
+    " en-GB , en;q=0.9",
+    "en-US,en;q=0.9,it;q=0.8",
+    "it",
+    "it-IT,it;q=0.9,en-US;q=0.8,en;q=0.7",
+    "fr-FR,fr;q=0.9,en;q=0.8",
+    "fr-FR,fr;q=0.9,it;q=0.8,en;q=0.7",
+    "de",
+    "*",
+    "english",
+    "en_US",
+    "eng",
+    "es, en-US;q=0.5",
+]
+
+
+@pytest.mark.parametrize("header", ACCEPT_LANGUAGES)
+def test_the_rules_accept_language_pattern_picks_what_the_app_picks(
+    site: SiteExport, header: str
+) -> None:
+    nginx_text = (site.directory / NGINX_HTTP).read_text(encoding="utf-8")
+    apache_text = (site.directory / HTACCESS).read_text(encoding="utf-8")
+    found = re.search(r'"~\*(\^[^"]+)"\s+/_lang/accept-en;', nginx_text)
+    assert found is not None
+    pattern = found.group(1)
+    assert f"RewriteCond %{{HTTP:Accept-Language}} {pattern} [NC]" in apache_text
+
+    english = re.search(pattern, header, re.IGNORECASE) is not None  # PCRE, case-insensitive
+
+    assert english == (choose_language(None, header) == "en")
+
+
+def test_the_htaccess_picks_the_page_language_and_hides_the_copies(site: SiteExport) -> None:
+    text = htaccess_rules(site.files, None)
+
+    assert "RewriteRule ^_lang/ - [R=404,L]" in text
+    assert "RewriteCond %{QUERY_STRING} (?:^|&)lang=(en|it)(?:&|$)" in text
+    assert "RewriteRule ^ - [E=PSM_LANG:_lang/lang-%1/]" in text
+    assert "RewriteRule ^ - [E=PSM_LANG:_lang/accept-en/]" in text
+    assert {folder for folder, _, _ in LANGUAGE_COPIES} == {"accept-en", "lang-en", "lang-it"}
+    assert "Header always merge Vary Accept-Language" in text
 
 
 def test_the_htaccess_redirects_things_with_303_and_marks_vary(site: SiteExport) -> None:

@@ -13,7 +13,8 @@ Outputs in ``dist/``:
 - ``psm-kg.trig``       the same quads as TriG with the prefixes the inputs declare, for reading;
 - ``content-hash.txt``  sha256 hex of ``psm-kg.nq``, the seed of every HTTP ETag;
 - ``graphs.json``       graph IRI -> triple count, the total and the hash;
-- ``dumps/``            the dataset in every RDF format, each also gzipped (dumps.py);
+- ``dumps/``            the dataset in every RDF format, each also gzipped, and one Turtle file
+                        per SKOS vocabulary the catalogue lists (dumps.py);
 - ``catalog.nt``        the DCAT-AP_IT catalogue: the catalog part plus the dumps' sizes and
                         checksums and the modification dates (catalog_graph.py);
 - ``void.nt``           the VoID description: counts, partitions, subsets (void.py).

@@ -2,7 +2,8 @@
 
 - ``GET /catalog[.ttl|.jsonld|.rdf|.nt]``: the catalogue (dist/catalog.nt, see catalog_graph.py);
 - ``GET /.well-known/void[.ttl|…]``: the VoID description (dist/void.nt, see void.py);
-- ``GET /dumps/{name}``: a dump from dist/dumps/ (see dumps.py); ``.gz`` files are sent as
+- ``GET /dumps/{name}``: a dump from dist/dumps/ (see dumps.py), the dataset's or a vocabulary's
+  Turtle file (``/dumps/pnrr.ttl``); ``.gz`` files are sent as
   ``application/gzip`` without ``Content-Encoding``, so that curl, wget and harvesters save the
   bytes the catalogue's checksum describes;
 - ``GET /sitemap.xml``, ``GET /robots.txt`` (see sitemap.py).
@@ -56,6 +57,7 @@ class _Served:
 
     bodies: dict[tuple[str, str], bytes] = field(default_factory=dict)
     dumps: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    vocabularies: tuple[str, ...] | None = None  # the vocabulary dumps dist/dumps/ holds
     sitemap_paths: list[str] | None = None
 
 
@@ -185,16 +187,27 @@ async def void_file(request: Request, extension: str) -> Response:
     return _rdf_document(request, urls.VOID_PATH, extension, [])
 
 
+def _vocabulary_dumps(directory: Path) -> tuple[str, ...]:
+    try:
+        names = [path.name for path in directory.iterdir() if path.is_file()]
+    except OSError:
+        return ()
+    return tuple(sorted(name for name in names if dumps.is_vocabulary_name(name)))
+
+
 @router.get(urls.DUMPS_PATH + "{name}", summary="A dump of the dataset")
 @router.head(urls.DUMPS_PATH + "{name}", include_in_schema=False)
 async def dump(request: Request, name: str) -> Response:
-    found = dumps.find(name)
+    served = _served(request)
+    if served.vocabularies is None:
+        directory = _settings(request).dist_dir / dumps.DUMPS_DIR
+        served.vocabularies = await anyio.to_thread.run_sync(_vocabulary_dumps, directory)
+    found = dumps.find(name, served.vocabularies)
     if found is None:
-        names = ", ".join(d.name for d in dumps.all_dumps())
+        names = ", ".join((*(d.name for d in dumps.all_dumps()), *served.vocabularies))
         raise Problem(
             404, "Not found", f"there is no dump called {name!r}; dumps: {names}", name=name
         )
-    served = _served(request)
     if name not in served.dumps:
         path = _settings(request).dist_dir / dumps.DUMPS_DIR / found.name
         try:

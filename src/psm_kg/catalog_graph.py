@@ -4,8 +4,9 @@ The catalogue is the ``catalog`` part of the data (``data/catalog/``, named grap
 ``{base}milano/graph/catalog``) plus what only the build knows:
 
 - one ``dcatapit:Distribution`` per dump in ``dist/dumps/``, linked from the knowledge graph
-  dataset, with download URL, EU file type, IANA media type, ``dcat:compressFormat`` for the gzipped
-  ones, ``dcat:byteSize`` and an ``spdx:checksum`` (SHA-256) of the exact bytes served;
+  dataset (a vocabulary's Turtle file: from the vocabulary's dataset, its SKOS scheme), with
+  download URL, EU file type, IANA media type, ``dcat:compressFormat`` for the gzipped ones,
+  ``dcat:byteSize`` and an ``spdx:checksum`` (SHA-256) of the exact bytes served;
 - ``dct:modified`` of the catalogue and of every dataset: the date of the newest build input (a
   dataset that states its own ``dct:modified`` in the data keeps it), so that a build of the same
   files gives the same catalogue;
@@ -97,21 +98,27 @@ def _dump_triples(
     packed_it = " compresso con gzip" if dump.gzipped else ""
     packed_en = ", gzip-compressed" if dump.gzipped else ""
     url = _iri(urls.dump_url(base_iri, dump.name))
-    yield ox.Triple(_iri(dataset_iri(base_iri)), _iri(DCAT + "distribution"), node)
+    if dump.scheme is None:
+        dataset = dataset_iri(base_iri)
+        titles = (f"Dump {name}{packed_it}", f"{name} dump{packed_en}")
+        descriptions = (
+            f"Tutto il grafo di conoscenza in {name}{packed_it}: {what_it}.",
+            f"The whole knowledge graph as {name}{packed_en}: {what_en}.",
+        )
+    else:
+        dataset = dump.scheme
+        titles = (f"Vocabolario SKOS in {name}", f"SKOS vocabulary in {name}")
+        descriptions = (
+            f"Lo schema SKOS e i suoi concetti in un unico file {name}.",
+            f"The SKOS scheme and its concepts as one {name} file.",
+        )
+    yield ox.Triple(_iri(dataset), _iri(DCAT + "distribution"), node)
     yield ox.Triple(node, TYPE, _iri(DCATAPIT + "Distribution"))
     yield ox.Triple(node, TYPE, _iri(DCAT + "Distribution"))
-    yield ox.Triple(node, _iri(DCT + "title"), ox.Literal(f"Dump {name}{packed_it}", language="it"))
-    yield ox.Triple(node, _iri(DCT + "title"), ox.Literal(f"{name} dump{packed_en}", language="en"))
-    yield ox.Triple(
-        node,
-        _iri(DCT + "description"),
-        ox.Literal(f"Tutto il grafo di conoscenza in {name}{packed_it}: {what_it}.", language="it"),
-    )
-    yield ox.Triple(
-        node,
-        _iri(DCT + "description"),
-        ox.Literal(f"The whole knowledge graph as {name}{packed_en}: {what_en}.", language="en"),
-    )
+    for text, language in zip(titles, ("it", "en"), strict=True):
+        yield ox.Triple(node, _iri(DCT + "title"), ox.Literal(text, language=language))
+    for text, language in zip(descriptions, ("it", "en"), strict=True):
+        yield ox.Triple(node, _iri(DCT + "description"), ox.Literal(text, language=language))
     yield ox.Triple(node, _iri(DCT + "format"), _iri(FILE_TYPE + dumps.FILE_TYPES[dump.format]))
     media_type = _iri(IANA + dump.format.media_type)
     yield ox.Triple(node, _iri(DCAT + "mediaType"), media_type)
@@ -177,7 +184,7 @@ def catalog_triples(
             triples |= set(sorted(own, key=str)[-1:])  # one value: DCAT-AP allows at most one
         else:
             triples.add(ox.Triple(subject, _iri(DCT + "modified"), _typed(modified, "date")))
-    for dump in dumps.all_dumps():
+    for dump in (*dumps.all_dumps(), *dumps.vocabulary_dumps(dataset)):
         data = dump_files[dump.name]
         triples.update(_dump_triples(base_iri, dump, len(data), dumps.sha256(data), modified))
     return sorted(triples, key=lambda t: (str(t.subject), str(t.predicate), str(t.object)))

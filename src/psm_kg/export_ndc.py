@@ -13,11 +13,13 @@ built catalogue (``dist/catalog.nt``) describes as a ``dcatapit:Dataset``: its f
 scheme, its concepts (``skos:inScheme``), the catalogue's description of the scheme, and the nodes
 that description points at (rights holder, publisher, distributions, licence).
 
-Nothing is made up: metadata come from the data and the catalogue. The one value added is
-``ndc:keyConcept``, which NDC defines as the vocabulary's key name and illustrates with the last
-segment of the scheme's IRI; it is that segment here, the same name as the folder. What the NDC
-rules ask for and the data do not state (``owl:versionInfo`` of a scheme, a Turtle distribution
-with a ``dcat:downloadURL``) is left out and listed in `NdcExport.missing`.
+Nothing is made up: metadata come from the data and the catalogue (the version of a scheme and
+its Turtle file, ``/dumps/{name}.ttl``, are the catalogue's: psm-kg's statements about its own
+publication). The one value added is ``ndc:keyConcept``, which NDC defines as the vocabulary's key
+name and illustrates with the last segment of the scheme's IRI; it is that segment here, the same
+name as the folder. What the NDC rules ask for and the data do not state (e.g. ``owl:versionInfo``
+of a scheme, a Turtle distribution with a ``dcat:downloadURL``) is left out and listed in
+`NdcExport.missing`.
 """
 
 from __future__ import annotations

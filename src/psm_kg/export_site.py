@@ -10,9 +10,14 @@ format table. The crawl stops at `MAX_URLS`.
 URL to file: ``/a/`` is ``a/index.html``; a negotiated URL is written at its
 ``Content-Location`` (``/milano/doc/x`` -> ``milano/doc/x.html``, ``/catalog`` -> ``catalog.ttl``);
 any other URL at its own path. Left out: ``/milano/id/…`` (303s, redone by the rules), the SPARQL
-endpoint and editor (``/sparql``), and URLs with a query string (the language switch
-``?lang=en``; the ``?v=`` of ``/static/`` files is dropped, the file is the same), so the exported
-pages are the Italian ones.
+endpoint and editor (``/sparql``), and other URLs with a query string (the ``?v=`` of ``/static/``
+files is dropped, the file is the same).
+
+Languages: a page (an HTML answer with ``Content-Language``) is Italian at its own file, and is
+also fetched as the app serves it in the other cases the app tells apart (`LANGUAGE_COPIES`:
+``Accept-Language: en``, the switch ``?lang=en`` and ``?lang=it``, whose links keep the
+``?lang=``); each copy is written under ``_lang/<copy>/`` with the page's file name, and the rules
+serve it in place of the page (``_lang/`` itself is never served at its own URL).
 
 Beside the pages: ``.htaccess`` (Apache) and ``_server/nginx-http.conf`` +
 ``_server/nginx-server.conf`` (nginx), rendered from the templates in ``server_rules/`` with the
@@ -51,6 +56,16 @@ NGINX_HTTP = f"{RULES_DIR}/nginx-http.conf"
 NGINX_SERVER = f"{RULES_DIR}/nginx-server.conf"
 HTACCESS = ".htaccess"
 SPARQL_NOTE = "sparql.html"
+LANGUAGE_DIR = "_lang"
+# The copies of every page besides the Italian one at its own file, as the app chooses a page's
+# language (page_data.choose_language): ?lang= when it names a language (and links keep it), else
+# Accept-Language, else Italian. (folder under _lang/, query string, Accept-Language header)
+LANGUAGE_COPIES = (
+    ("accept-en", "", "en"),
+    ("lang-en", "lang=en", ""),
+    ("lang-it", "lang=it", ""),
+)
+_LANGUAGE_QUERIES = {query for _, query, _ in LANGUAGE_COPIES if query}
 # The formats a negotiated URL may also have as a file, in the format table's order.
 FILE_FORMATS = tuple(
     f for f in formats.FORMATS if f.kind in (formats.FormatKind.GRAPH, formats.FormatKind.DOCUMENT)
@@ -71,6 +86,12 @@ class SiteExport:
     files: dict[str, str]  # URL path -> media type (essence) of the file written for it
     redirects: dict[str, str]  # URL path -> Location, as the app answered (303s)
     skipped: tuple[str, ...]  # URLs seen and not exported (SPARQL, query strings, other hosts)
+    translated: tuple[str, ...] = ()  # URL paths of the pages also written in LANGUAGE_COPIES
+
+
+def copy_file(folder: str, path: str) -> str:
+    """The file (relative, POSIX) of the ``folder`` copy of the page at URL ``path``."""
+    return f"{LANGUAGE_DIR}/{folder}/{file_of(path)}"
 
 
 class _Links(HTMLParser):
@@ -120,12 +141,13 @@ def _is_sparql(path: str) -> bool:
 def crawl(
     client: TestClient, base_iri: str, origin: str
 ) -> tuple[dict[str, tuple[str, bytes]], SiteExport]:
-    """Fetch every reachable URL of ``client`` (whose base URL is ``origin``): (path -> (media
-    type, body)) and the export's summary."""
+    """Fetch every reachable URL of ``client`` (whose base URL is ``origin``): (file -> (media
+    type, body)), the language copies of the pages included, and the export's summary."""
     site = urlsplit(origin)
     queue: deque[str] = deque(SEEDS)
     seen: set[str] = set(SEEDS)
     bodies: dict[str, tuple[str, bytes]] = {}
+    copies: dict[str, tuple[str, bytes]] = {}
     redirects: dict[str, str] = {}
     skipped: set[str] = set()
 
@@ -135,6 +157,8 @@ def crawl(
             skipped.add(link)
             return
         path = parts.path or "/"
+        if parts.query in _LANGUAGE_QUERIES:
+            parts = parts._replace(query="")  # the page's language copies are fetched with it
         if parts.query and not path.startswith("/static/"):
             skipped.add(path + "?" + parts.query)
             return
@@ -166,6 +190,17 @@ def crawl(
                 visit(f"{path}.{fmt.extension}", path)
         elif not path.startswith(urls.ID_PATH):
             bodies[path] = (media_type, response.content)
+            if media_type == formats.HTML.media_type and "content-language" in response.headers:
+                for folder, query, language in LANGUAGE_COPIES:
+                    url = f"{path}?{query}" if query else path
+                    headers = {"Accept-Language": language} if language else {}
+                    copy = client.get(url, headers=headers, follow_redirects=False)
+                    if copy.status_code != 200:
+                        raise SiteExportError(
+                            f"GET {url} ({headers or 'no Accept-Language'}) answered "
+                            f"{copy.status_code}, {path} answered 200: nothing written"
+                        )
+                    copies[copy_file(folder, path)] = (media_type, copy.content)
         for link in _alternates(response.headers.get("link", "")):
             visit(link, path)
         if media_type == formats.HTML.media_type:
@@ -179,8 +214,14 @@ def crawl(
             for iri in re.findall(r"<(" + re.escape(base_iri) + r"dumps/[^>]+)>", response.text):
                 visit("/" + iri.removeprefix(base_iri), path)
     files = {path: media_type for path, (media_type, _) in sorted(bodies.items())}
-    summary = SiteExport(Path(), files, dict(sorted(redirects.items())), tuple(sorted(skipped)))
-    return bodies, summary
+    translated = tuple(
+        sorted({path for path in bodies if copy_file(LANGUAGE_COPIES[0][0], path) in copies})
+    )
+    summary = SiteExport(
+        Path(), files, dict(sorted(redirects.items())), tuple(sorted(skipped)), translated
+    )
+    written = {file_of(path): body for path, body in bodies.items()}
+    return {**written, **copies}, summary
 
 
 def _template(name: str) -> str:
@@ -338,12 +379,12 @@ def export_site(
     app = create_app(settings, store, InProcessEvaluator(store))
     with TestClient(app, base_url=origin, raise_server_exceptions=False) as client:
         bodies, summary = crawl(client, settings.base_iri, origin)
-    for path, (_, body) in bodies.items():
-        _write(directory, file_of(path), body)
+    for relative, (_, body) in bodies.items():
+        _write(directory, relative, body)
     _write(directory, SPARQL_NOTE, sparql_note(sparql_endpoint))
     files = {**summary.files, "/" + SPARQL_NOTE: formats.HTML.media_type}
     http_rules, server_rules = nginx_rules(files, sparql_endpoint)
     _write(directory, NGINX_HTTP, http_rules.encode("utf-8"))
     _write(directory, NGINX_SERVER, server_rules.encode("utf-8"))
     _write(directory, HTACCESS, htaccess_rules(files, sparql_endpoint).encode("utf-8"))
-    return SiteExport(directory, files, summary.redirects, summary.skipped)
+    return SiteExport(directory, files, summary.redirects, summary.skipped, summary.translated)
