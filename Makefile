@@ -20,7 +20,9 @@ $(STAMP): pyproject.toml
 NODE_STAMP := node_modules/.installed
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	# swagger-ui-dist pulls in @scarf/scarf, whose install script reports installs to a third
+	# party: switched off here and by scarfSettings in package.json.
+	SCARF_ANALYTICS=false npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
 node: $(NODE_STAMP)
@@ -30,16 +32,22 @@ node: $(NODE_STAMP)
 UI_VENDOR := src/psm_kg/static/vendor/yasgui
 UI_STAMP := $(UI_VENDOR)/.installed
 
+# Swagger UI for the API's /docs page, copied the same way.
+DOCS_VENDOR := src/psm_kg/static/vendor/swagger-ui
+
 $(UI_STAMP): $(NODE_STAMP)
-	mkdir -p $(UI_VENDOR)
+	mkdir -p $(UI_VENDOR) $(DOCS_VENDOR)
 	cp node_modules/@zazuko/yasgui/build/yasgui.min.js node_modules/@zazuko/yasgui/build/yasgui.min.css \
 	  node_modules/@zazuko/yasgui/package.json $(UI_VENDOR)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	  node_modules/swagger-ui-dist/favicon-32x32.png node_modules/swagger-ui-dist/package.json \
+	  $(DOCS_VENDOR)/
 	touch $(UI_STAMP)
 
 # Without npm the server still runs: the editor page falls back to a plain form. The tests need it.
 ui-assets:
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(UI_STAMP); \
-	else echo "npm not found: /sparql offers a plain query form (install Node.js, then make ui-assets)"; fi
+	else echo "npm not found: /sparql offers a plain query form and /docs no Swagger UI (install Node.js, then make ui-assets)"; fi
 
 build: $(STAMP) ui-assets
 	$(BIN)/psm-kg build

@@ -58,7 +58,12 @@ def test_help_lists_the_commands_and_every_setting_variable() -> None:
 
 @pytest.mark.parametrize(
     ("command", "codes"),
-    [("validate", ("0", "1", "2")), ("build", ("0", "2")), ("serve", ("0", "1", "2"))],
+    [
+        ("validate", ("0", "1", "2")),
+        ("build", ("0", "2")),
+        ("serve", ("0", "1", "2")),
+        ("query", ("0", "1", "2")),
+    ],
 )
 def test_each_command_documents_its_exit_codes(command: str, codes: tuple[str, ...]) -> None:
     output = run(command, "--help").output
@@ -300,3 +305,177 @@ def test_python_dash_m_psm_kg_is_the_same_command() -> None:
         timeout=60,
     )
     assert psm_kg.__version__ in completed.stdout
+
+
+# query and validate --queries: the fixture tree with the named queries of test_api.py.
+
+
+def query_tree(tree: Path) -> Path:
+    from test_api import TEST_QUERIES
+
+    for name, text in TEST_QUERIES.items():
+        (tree / "queries" / f"{name}.rq").write_text(text, encoding="utf-8")
+    return tree
+
+
+def test_query_writes_the_json_rows_of_a_named_query(app_tree: Path) -> None:
+    result = run("query", "find-pillars", "--root", str(query_tree(app_tree)))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [row["label"] for row in rows] == ["Innovazione", "Sostenibilità"]
+    assert "building it first" in result.stderr
+
+
+def test_query_binds_params_and_writes_the_chosen_format(app_tree: Path) -> None:
+    query_tree(app_tree)
+    args = ["--param", "lang=en", "--param", "text=SUS", "--format", "csv"]
+    result = run("query", "find-pillars", *args, "--root", str(app_tree))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "edition,text,lang,pillar,label",
+        "https://w3id.org/psm/milano/id/plan/psttm-2025-2027,SUS,en,"
+        "https://w3id.org/psm/milano/id/pillar/2025-2027/sostenibilita,Sustainability",
+    ]
+
+
+def test_query_without_limit_joins_every_page(
+    app_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from psm_kg import query_command
+
+    query_tree(app_tree)
+    whole = run("query", "labels-of", "--format", "tsv", "--root", str(app_tree))
+    monkeypatch.setattr(query_command, "WHOLE_PAGE", 1)
+    for fmt in ("tsv", "json", "csv", "srj"):
+        paged = run("query", "labels-of", "--format", fmt, "--root", str(app_tree))
+        one = run("query", "labels-of", "--format", fmt, "--limit", "1000", "--root", str(app_tree))
+        assert paged.exit_code == 0, paged.output
+        assert paged.stdout_bytes == one.stdout_bytes, fmt
+    assert run("query", "labels-of", "--format", "tsv", "--root", str(app_tree)).stdout == (
+        whole.stdout
+    )
+    assert len(whole.stdout.splitlines()) > 3
+
+
+def test_query_limit_and_offset_give_one_page(app_tree: Path) -> None:
+    query_tree(app_tree)
+    first = run("query", "labels-of", "--limit", "1", "--root", str(app_tree))
+    second = run("query", "labels-of", "--limit", "1", "--offset", "1", "--root", str(app_tree))
+    both = run("query", "labels-of", "--limit", "2", "--root", str(app_tree))
+    assert json.loads(first.stdout) + json.loads(second.stdout) == json.loads(both.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compute-numbers", "--param", "n=many"], "'n'"),
+        (["compute-numbers", "--param", "day=2025-13-01"], "'day'"),
+        (["compute-numbers", "--param", "nope=1"], "'nope'"),
+        (["compute-numbers", "--param", "n"], "NAME=VALUE"),
+        (["pillar-graph"], "'pillar'"),
+        (["no-such-query"], "no named query 'no-such-query'"),
+        (["compute-numbers", "--format", "xyz"], "unknown format 'xyz'"),
+        (["pillar-graph", "--param", "pillar=x:y", "--format", "csv"], "available"),
+        (["is-pillar", "--limit", "1"], "'limit'"),
+        (["compute-numbers", "--endpoint", "ftp://x"], "--endpoint"),
+    ],
+    ids=[
+        "integer",
+        "date",
+        "unknown parameter",
+        "no equals sign",
+        "required",
+        "unknown query",
+        "unknown format",
+        "format of another form",
+        "limit on a fixed query",
+        "endpoint not http",
+    ],
+)
+def test_query_usage_errors_exit_2_naming_the_problem(
+    app_tree: Path, args: list[str], message: str
+) -> None:
+    result = run("query", *args, "--root", str(query_tree(app_tree)))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_query_on_an_endpoint_nobody_answers_exits_1() -> None:
+    from live_server import free_port
+
+    result = run("query", "list-pillars", "--endpoint", f"http://127.0.0.1:{free_port()}")
+    assert result.exit_code == 1
+    assert "cannot reach" in result.stderr
+
+
+@pytest.mark.e2e
+def test_query_endpoint_asks_a_running_server_and_answers_as_the_bundled_data(
+    app_tree: Path,
+) -> None:
+    from live_server import live_server
+
+    query_tree(app_tree)
+    local = run("query", "find-pillars", "--param", "lang=en", "--root", str(app_tree))
+    with live_server(app_tree) as server:
+        remote = run("query", "find-pillars", "--param", "lang=en", "--endpoint", server.base_url)
+        assert remote.exit_code == 0, remote.output
+        assert remote.stdout == local.stdout
+        graph = run(
+            "query",
+            "pillar-graph",
+            "--param",
+            "pillar=https://w3id.org/psm/milano/id/pillar/2025-2027/innovazione",
+            "--format",
+            "nt",
+            "--endpoint",
+            server.base_url + "/",
+        )
+        assert graph.exit_code == 0, graph.output
+        assert "<https://w3id.org/psm/ontology#Pillar>" in graph.stdout
+        wrong = run("query", "compute-numbers", "--param", "n=x", "--endpoint", server.base_url)
+        assert wrong.exit_code == 2
+        assert "'n'" in wrong.stderr
+
+
+def test_validate_queries_passes_on_good_query_files(app_tree: Path) -> None:
+    result = run("validate", "--queries", "--root", str(query_tree(app_tree)))
+    # The fixture tree's own two queries declare no examples: one problem each.
+    assert result.exit_code == 1
+    problems = result.stdout.splitlines()
+    assert {Path(line.split(":", 1)[0]).name for line in problems} == {
+        "describe-edition.rq",
+        "list-pillars.rq",
+    }
+    for name in ("describe-edition", "list-pillars"):
+        (app_tree / "queries" / f"{name}.rq").unlink()
+    result = run("validate", "--queries", "--root", str(app_tree))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "0 problems" in result.stderr
+
+
+def test_validate_queries_reports_each_problem_as_file_line_message(app_tree: Path) -> None:
+    query_tree(app_tree)
+    broken = app_tree / "queries" / "find-broken.rq"
+    broken.write_text(
+        "# summary: Broken\n# description: Not SPARQL.\nSELECT ?x WHERE {\n", encoding="utf-8"
+    )
+    failing = app_tree / "queries" / "find-pillars.rq"
+    failing.write_text(
+        failing.read_text(encoding="utf-8").replace("# expect: 1 rows", "# expect: 7 rows"),
+        encoding="utf-8",
+    )
+    result = run("validate", "--queries", "--root", str(app_tree))
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert any(re.match(rf"{re.escape(str(broken))}:\d+: ", line) for line in lines), lines
+    expect_line = failing.read_text(encoding="utf-8").splitlines().index("# expect: 7 rows") + 1
+    assert any(line.startswith(f"{failing}:{expect_line}: ") for line in lines), lines
+
+
+def test_validate_queries_takes_no_paths(app_tree: Path) -> None:
+    result = run("validate", "--queries", "data", "--root", str(app_tree))
+    assert result.exit_code == 2
+    assert "--queries" in result.stderr

@@ -22,6 +22,8 @@ from starlette.middleware.cors import CORSMiddleware
 
 from psm_kg import (
     __version__,
+    api,
+    api_docs,
     catalog,
     observability,
     pages,
@@ -139,9 +141,12 @@ def create_app(
         title="psm-kg",
         version=__version__,
         summary="The PSTTM of the Città metropolitana di Milano as linked data",
-        docs_url=None,  # the Swagger and ReDoc pages load scripts from a CDN
+        docs_url=None,  # FastAPI's Swagger and ReDoc pages load scripts from a CDN: api_docs.py
         redoc_url=None,
         lifespan=lifespan,
+        # psm-kg has its own metrics and access log (/metrics, access_log.py); FastAPI's
+        # OpenTelemetry hooks would only cost each request a look at the global providers.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.store = served
@@ -155,6 +160,9 @@ def create_app(
     app.include_router(query_ui.router)
     app.include_router(pages.router)
     app.include_router(catalog.router)
+    # The named queries: one route per queries/*.rq, made now; and Swagger UI at /docs.
+    app.include_router(api.router_for(settings, served))
+    app.include_router(api_docs.router)
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, with /sparql described by hand (its handlers are plain routes)."""

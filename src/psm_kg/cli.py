@@ -142,6 +142,12 @@ def _one_of(choices: tuple[str, ...], what: str) -> Any:
     "and write nothing there. Without it, a run whose context files are all unchanged since an "
     "earlier run reads them from the cache.",
 )
+@click.option(
+    "--queries",
+    is_flag=True,
+    help="Check ROOT/queries/*.rq instead of RDF: headers, parameters and SPARQL, and the "
+    "declared examples against the built dist/ (built first when missing).",
+)
 @ROOT_OPTION
 def validate(
     paths: tuple[Path, ...],
@@ -153,6 +159,7 @@ def validate(
     engine: str,
     jobs: int,
     no_cache: bool,
+    queries: bool,
     root: Path | None,
 ) -> None:
     """Check RDF files against SHACL shapes: parse everything first, then validate.
@@ -163,13 +170,22 @@ def validate(
     when all input parses. Each result names the file and line of its focus node and, when it
     has a value, the line of that value.
 
+    With --queries, checks the named queries instead (ROOT/queries/*.rq, served at
+    /api/queries/NAME) and prints one file:line: message per problem.
+
     \b
     Exit codes:
-      0  no result at --fail-on severity or graver (warnings alone pass by default)
-      1  at least one result at --fail-on severity or graver (a Violation by default)
+      0  no result at --fail-on severity or graver (warnings alone pass by default);
+         with --queries, every query file loads and its examples give what they expect
+      1  at least one result at --fail-on severity or graver (a Violation by default);
+         with --queries, at least one problem in a query file
       2  an input cannot be read or parsed, or usage error (unknown profile, format or
-         engine, missing --shapes file)
+         engine, missing --shapes file, PATHS given with --queries)
     """
+    if queries:
+        if paths:
+            raise InputError("--queries checks ROOT/queries: give no PATHS with it")
+        _validate_queries(_settings(root=root))
     # Imported here: the SHACL engines and rdflib's parsers are slow to import.
     from psm_kg import profiles
     from psm_kg.engines import Engine
@@ -231,6 +247,25 @@ def build(root: Path | None, out: Path | None) -> None:
         click.echo(f"{triples:>{width}}  {iri}")
     click.echo(f"{result.total_triples:>{width}}  total")
     click.echo(f"sha256 {result.content_hash}  {result.dist_dir}")
+
+
+def _validate_queries(settings: Settings) -> None:
+    """``validate --queries``: the problems of ROOT/queries/*.rq, one line each; exit 0 or 1."""
+    from psm_kg.api import api_problems, queries_dir
+    from psm_kg.named_queries import check_query_files, load_named_queries
+
+    store = _store_building_if_missing(settings)
+    directory = queries_dir(settings)
+    loaded, _ = load_named_queries(directory)
+    problems = sorted(
+        {*check_query_files(directory, store), *api_problems(loaded)},
+        key=lambda problem: (str(problem.path), problem.line, problem.message),
+    )
+    for problem in problems:
+        click.echo(str(problem))
+    files = len(list(directory.glob("*.rq"))) if directory.is_dir() else 0
+    click.echo(f"{files} query files in {directory}: {len(problems)} problems", err=True)
+    sys.exit(1 if problems else 0)
 
 
 def _store_building_if_missing(settings: Settings) -> Store:
@@ -308,6 +343,12 @@ def serve(
         query_workers=query_workers,
     )
     store = _store_building_if_missing(settings)
+    early_workers = None
+    if get_path is None:
+        from psm_kg.query_workers import pool_starting_in_background
+
+        # Started before FastAPI is imported: the workers load the dataset meanwhile.
+        early_workers = pool_starting_in_background(store, settings.query_workers)
 
     from psm_kg.app import create_app  # FastAPI is only needed from here on
 
@@ -327,14 +368,100 @@ def serve(
 
     from psm_kg.access_log import log_to
 
-    app = create_app(settings, store)
+    app = create_app(settings, store, early_workers)
     if settings.access_log:
         log_to(sys.stderr)
     click.echo(
         f"serving {len(store)} triples at http://{settings.host}:{settings.port}/sparql", err=True
     )
-    # psm-kg's access log replaces uvicorn's, which would add a second line per request.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    try:
+        # psm-kg's access log replaces uvicorn's, which would add a second line per request.
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    finally:
+        if early_workers is not None:
+            early_workers.close()
+
+
+@main.command()
+@click.argument("name")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter of the query (repeatable); IRIs without angle brackets.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    metavar="FORMAT",
+    help="json (default for SELECT and ASK: a JSON array of rows), srj, csv, tsv; ttl (default "
+    "for CONSTRUCT), nt, jsonld, rdfxml, nq, trig; or a media type.",
+)
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="A running psm-kg server's base URL (http://127.0.0.1:8000) to ask instead of the "
+    "bundled data.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1, max=1000),
+    metavar="N",
+    help="List queries: one page of N rows [default: every row, page by page].",
+)
+@click.option(
+    "--offset",
+    type=click.IntRange(min=0),
+    metavar="M",
+    help="List queries: skip M rows first [default: 0].",
+)
+@ROOT_OPTION
+def query(
+    name: str,
+    params: tuple[str, ...],
+    output_format: str | None,
+    endpoint: str | None,
+    limit: int | None,
+    offset: int | None,
+    root: Path | None,
+) -> None:
+    """Run the named query NAME (queries/NAME.rq) and write its answer to stdout.
+
+    Runs against ROOT's built dist/ (built first when missing), or with --endpoint against a
+    running psm-kg server's GET /api/queries/NAME. Answers are those of the API: the same
+    parameters, formats and checks.
+
+    \b
+    Exit codes:
+      0  the answer was written
+      1  the query failed where it ran (timeout, result too large, server error, or the
+         endpoint cannot be reached)
+      2  unknown query, a parameter missing or of the wrong type, unknown format, dist/
+         cannot be built or loaded, or usage error
+    """
+    from psm_kg.query_command import (
+        QueryCommandError,
+        QueryRequest,
+        bundled_client,
+        endpoint_client,
+        parse_params,
+    )
+    from psm_kg.query_command import run as run_query
+
+    try:
+        request = QueryRequest(name, parse_params(params), output_format, limit, offset)
+        if endpoint is not None:
+            with endpoint_client(endpoint) as client:
+                body = run_query(client, request)
+        else:
+            settings = _settings(root=root)
+            with bundled_client(settings, _store_building_if_missing(settings)) as client:
+                body = run_query(client, request)
+    except QueryCommandError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(error.exit_code)
+    click.echo(body, nl=not body.endswith(b"\n"))
 
 
 @main.group(context_settings=CONTEXT)
