@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from psm_kg import __version__
+from psm_kg import __version__, load_command
 from psm_kg.build import NQUADS_FILE, BuildError, build_dist
 from psm_kg.config import Settings, SettingsError, load_settings
 from psm_kg.store import Store, StoreError
@@ -562,3 +562,7 @@ def export_site(
     except (StoreError, SiteExportError) as error:
         raise InputError(str(error)) from None
     click.echo(f"{len(result.files)} files written to {result.directory}")
+
+
+# Defined in its own module (it is longer than the others); registered here like every command.
+main.add_command(load_command.load)
