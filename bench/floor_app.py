@@ -21,7 +21,13 @@ MEDIA_TYPE = "application/sparql-results+json"
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    # Telemetry off, as psm-kg runs it: the cheapest answer of this stack.
+    app = FastAPI(
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
 
     @app.get("/sparql")
     async def fixed_answer() -> Response:
