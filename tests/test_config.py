@@ -136,6 +136,8 @@ SAMPLES = {
     "base_iri": "https://example.org/",
     "service_allowlist": "https://query.example/sparql, https://other.example/",
     "cors_origins": "https://portal.example",
+    "store_url": "http://127.0.0.1:7878/query",
+    "store_wait_s": "1",
 }
 
 

@@ -66,14 +66,16 @@ from psm_kg.query_workers import (
 )
 from psm_kg.request_handling import Problem, etag_matches
 from psm_kg.result_cache import CachedAnswer, ResultCache
+from psm_kg.sparql import store_unavailable
 from psm_kg.sparql_text import QueryForm
 from psm_kg.store import (
     FORMATS_BY_KIND,
+    BackendUnavailable,
+    DatasetStore,
     QueryKind,
     QueryRejected,
     QueryTimeout,
     ResultTooLarge,
-    Store,
 )
 
 logger = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ def api_problems(queries: list[NamedQuery]) -> list[QueryProblem]:
     return problems
 
 
-def class_instances(store: Store, iri_class: str, timeout_s: float) -> frozenset[str] | None:
+def class_instances(store: DatasetStore, iri_class: str, timeout_s: float) -> frozenset[str] | None:
     """The IRIs typed with ``iri_class`` or a subclass of it in ``store``; None if it is no IRI."""
     try:
         node = ox.NamedNode(iri_class)
@@ -152,7 +154,7 @@ def class_instances(store: Store, iri_class: str, timeout_s: float) -> frozenset
     return frozenset(str(row["i"]["value"]) for row in solutions.rows if "i" in row)
 
 
-def served_queries(settings: Settings, store: Store) -> tuple[list[ServedQuery], list[str]]:
+def served_queries(settings: Settings, store: DatasetStore) -> tuple[list[ServedQuery], list[str]]:
     """The queries to serve from ROOT/queries, and one line per file left out."""
     queries, problems = load_named_queries(settings.root / QUERIES_DIR)
     problems = [*problems, *api_problems(queries)]
@@ -181,7 +183,7 @@ def served_queries(settings: Settings, store: Store) -> tuple[list[ServedQuery],
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def router_for(settings: Settings, store: Store) -> APIRouter:
+def router_for(settings: Settings, store: DatasetStore) -> APIRouter:
     """The API's routes for the queries of ``settings.root``/queries, as they are now."""
     served, problems = served_queries(settings, store)
     for problem in problems:
@@ -434,7 +436,7 @@ def _key(*parts: str) -> str:
 async def _answer(request: Request, item: ServedQuery) -> Response:
     query = item.query
     settings = _settings(request)
-    store: Store = request.app.state.store
+    store: DatasetStore = request.app.state.store
     cache: ResultCache = request.app.state.result_cache
 
     values = _single_values(request, item)
@@ -573,6 +575,10 @@ async def _evaluate(request: Request, job: QueryJob) -> Answer:
             "every query worker stayed busy; try again shortly",
             headers={"Retry-After": "1"},
         ) from None
+    except BackendUnavailable as error:
+        observability.record_query(request, "error")
+        logger.error("%s", error)
+        raise store_unavailable(error) from None
     except WorkerFailed as error:
         observability.record_query(request, "error")
         logger.error("named query failed in a worker: %s", error)

@@ -8,11 +8,13 @@ traceback and answered with a generic 500 in the same shape; clients never see e
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -36,8 +38,10 @@ from psm_kg.access_log import AccessLog
 from psm_kg.config import Settings
 from psm_kg.metrics import Metrics
 from psm_kg.query_workers import Evaluator, InProcessEvaluator, WorkerPool
+from psm_kg.remote_evaluation import RemoteEvaluator
+from psm_kg.remote_store import RemoteStore, open_store
 from psm_kg.result_cache import ResultCache
-from psm_kg.store import Store
+from psm_kg.store import BackendUnavailable, DatasetStore, QueryTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -108,22 +112,43 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _evaluator_for(settings: Settings, store: Store) -> Evaluator:
-    """Worker processes when configured and the store has a file they can load; else threads."""
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A page, the catalogue or a report needed the remote store, and it did not answer."""
+    assert isinstance(exc, BackendUnavailable)
+    logger.error("%s %s: %s", request.method, request.url.path, exc)
+    return await _http_error(request, sparql.store_unavailable(exc))
+
+
+async def _store_timeout(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QueryTimeout)
+    return problem_response(
+        503,
+        "Query timed out",
+        f"a query of this page ran longer than {exc.timeout_s:g} s; try again later",
+        headers={"Retry-After": str(max(1, math.ceil(exc.timeout_s)))},
+        timeout_s=exc.timeout_s,
+    )
+
+
+def _evaluator_for(settings: Settings, store: DatasetStore) -> Evaluator:
+    """The remote store's evaluator; else worker processes when configured and the store has a
+    file they can load; else threads."""
+    if isinstance(store, RemoteStore):
+        return RemoteEvaluator(store)
     if settings.query_workers > 0 and store.source is not None:
         return WorkerPool.for_store(store, settings.query_workers)
     return InProcessEvaluator(store)
 
 
 def create_app(
-    settings: Settings, store: Store | None = None, evaluator: Evaluator | None = None
+    settings: Settings, store: DatasetStore | None = None, evaluator: Evaluator | None = None
 ) -> FastAPI:
     """The app serving ``store``, or the dataset in settings.dist_dir (StoreError if none).
 
     Queries are evaluated by ``evaluator`` (shared, left open), or by one the app makes from the
     settings, starts with the app and closes when the app shuts down.
     """
-    served = store if store is not None else Store.from_dist(settings.dist_dir)
+    served = store if store is not None else open_store(settings)
     owned = evaluator is None
     query_evaluator = evaluator if evaluator is not None else _evaluator_for(settings, served)
 
@@ -135,6 +160,8 @@ def create_app(
             yield
         finally:
             if owned:
+                if isinstance(query_evaluator, RemoteEvaluator):
+                    await query_evaluator.aclose()
                 query_evaluator.close()
 
     app = FastAPI(
@@ -179,17 +206,26 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
+    async def healthz() -> JSONResponse:
         health: dict[str, Any] = {"status": "ok", "triples": len(app.state.store)}
         if isinstance(query_evaluator, WorkerPool):
             health["query_workers"] = {
                 "pids": query_evaluator.pids,
                 "restarts": query_evaluator.restarts,
             }
-        return health
+        if isinstance(served, RemoteStore):
+            # Asked each time, never remembered: the answer follows the store down and back up.
+            error = await anyio.to_thread.run_sync(served.probe)
+            health["store"] = {"url": served.url, "reachable": error is None, "error": error}
+            if error is not None:
+                health["status"] = "degraded"
+        status = 200 if health["status"] == "ok" else 503
+        return JSONResponse(health, status_code=status)
 
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(BackendUnavailable, _store_unavailable)
+    app.add_exception_handler(QueryTimeout, _store_timeout)
     app.add_exception_handler(Exception, _unexpected_error)
     if settings.cors_origins:
         # Reads from any page (or the configured origins), never with credentials: the data is

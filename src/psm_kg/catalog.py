@@ -32,7 +32,7 @@ from psm_kg.config import Settings
 from psm_kg.formats import Format
 from psm_kg.negotiation import NotAcceptable, choose
 from psm_kg.request_handling import Problem, etag_matches
-from psm_kg.store import Store
+from psm_kg.store import DatasetStore
 
 router = APIRouter()
 
@@ -227,7 +227,7 @@ def _site(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _subject_iris(store: Store, base_iri: str) -> list[str]:
+def _subject_iris(store: DatasetStore, base_iri: str) -> list[str]:
     outcome = store.query(sitemap.subjects_query(base_iri), timeout_s=SITEMAP_TIMEOUT_S)
     document = json.loads(outcome.serialize(formats.SPARQL_JSON))
     return [row["s"]["value"] for row in document["results"]["bindings"]]
@@ -239,7 +239,7 @@ async def sitemap_xml(request: Request) -> Response:
     served = _served(request)
     base_iri = _settings(request).base_iri
     if served.sitemap_paths is None:
-        store: Store = request.app.state.store
+        store: DatasetStore = request.app.state.store
         subjects = await anyio.to_thread.run_sync(_subject_iris, store, base_iri)
         served.sitemap_paths = sitemap.page_paths(base_iri, subjects)
     body = sitemap.sitemap_xml(_site(request), served.sitemap_paths)

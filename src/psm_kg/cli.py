@@ -15,7 +15,7 @@ import click
 from psm_kg import __version__, load_command
 from psm_kg.build import NQUADS_FILE, BuildError, build_dist
 from psm_kg.config import Settings, SettingsError, load_settings
-from psm_kg.store import Store, StoreError
+from psm_kg.store import DatasetStore, Store, StoreError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -48,7 +48,8 @@ def main() -> None:
     PSM_KG_DIST_DIR, PSM_KG_HOST, PSM_KG_PORT, PSM_KG_BASE_IRI, PSM_KG_QUERY_TIMEOUT_S,
     PSM_KG_MAX_BODY_BYTES, PSM_KG_QUERY_WORKERS, PSM_KG_MAX_RESULT_BYTES,
     PSM_KG_RESULT_CACHE_BYTES, PSM_KG_CACHE_MAX_AGE_S, PSM_KG_SERVICE_ALLOWLIST,
-    PSM_KG_CORS_ORIGINS, PSM_KG_ACCESS_LOG, PSM_KG_CACHE_DIR); command-line options win over
+    PSM_KG_CORS_ORIGINS, PSM_KG_ACCESS_LOG, PSM_KG_CACHE_DIR, PSM_KG_STORE_URL,
+    PSM_KG_STORE_WAIT_S); command-line options win over
     the environment. Lists (PSM_KG_SERVICE_ALLOWLIST, PSM_KG_CORS_ORIGINS) are comma-separated.
     """
 
@@ -268,15 +269,32 @@ def _validate_queries(settings: Settings) -> None:
     sys.exit(1 if problems else 0)
 
 
-def _store_building_if_missing(settings: Settings) -> Store:
+def _building_if_missing(settings: Settings) -> None:
     if not (settings.dist_dir / NQUADS_FILE).is_file():
         click.echo(f"{settings.dist_dir / NQUADS_FILE} is missing: building it first", err=True)
         try:
             build_dist(settings)
         except BuildError as error:
             raise InputError(str(error)) from None
+
+
+def _store_building_if_missing(settings: Settings) -> Store:
+    _building_if_missing(settings)
     try:
         return Store.from_dist(settings.dist_dir)
+    except StoreError as error:
+        raise InputError(str(error)) from None
+
+
+def _served_store(settings: Settings) -> DatasetStore:
+    """The store `serve` answers from: the --store (checked against dist/), else dist/ loaded."""
+    if settings.store_url is None:
+        return _store_building_if_missing(settings)
+    from psm_kg.remote_store import open_store
+
+    _building_if_missing(settings)
+    try:
+        return open_store(settings)
     except StoreError as error:
         raise InputError(str(error)) from None
 
@@ -317,6 +335,13 @@ def _check_get_path(ctx: click.Context, param: click.Parameter, value: str | Non
     help="Worker processes evaluating queries; 0 evaluates in threads, where a timeout cannot "
     "stop a long computation [default: 2].",
 )
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="Serve from the SPARQL 1.1 query endpoint at URL, loaded with `psm-kg load`, instead "
+    "of from memory [default: none].",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -325,14 +350,19 @@ def serve(
     access_log: bool | None,
     query_timeout_s: float | None,
     query_workers: int | None,
+    store_url: str | None,
 ) -> None:
     """Serve the SPARQL endpoint at http://HOST:PORT/sparql, building dist/ first if missing.
+
+    With --store, every route answers from that SPARQL store instead; it must hold each graph
+    of dist/graphs.json with the same triple count (`psm-kg load`), checked at start-up.
 
     \b
     Exit codes:
       0  stopped normally; with --get, the response was 2xx or 3xx
       1  with --get, the response was 4xx or 5xx
-      2  dist/ cannot be built or loaded, or usage error
+      2  dist/ cannot be built or loaded, the --store does not answer within
+         store_wait_s or does not hold the built dataset, or usage error
     """
     settings = _settings(
         root=root,
@@ -341,10 +371,11 @@ def serve(
         access_log=access_log,
         query_timeout_s=query_timeout_s,
         query_workers=query_workers,
+        store_url=store_url,
     )
-    store = _store_building_if_missing(settings)
+    store = _served_store(settings)
     early_workers = None
-    if get_path is None:
+    if get_path is None and settings.store_url is None:
         from psm_kg.query_workers import pool_starting_in_background
 
         # Started before FastAPI is imported: the workers load the dataset meanwhile.
@@ -358,7 +389,8 @@ def serve(
         from psm_kg.query_workers import InProcessEvaluator
 
         # One request: evaluated in this process rather than in workers started for it.
-        app = create_app(settings, store, InProcessEvaluator(store))
+        one = None if settings.store_url is not None else InProcessEvaluator(store)
+        app = create_app(settings, store, one)
         with TestClient(app, raise_server_exceptions=False) as client:
             response = client.get(get_path)
         click.echo(response.content, nl=not response.content.endswith(b"\n"))

@@ -82,6 +82,11 @@ class Settings:
     access_log: bool = True
     # Parsed context files of `validate --context` (parse_cache); relative to the working dir.
     cache_dir: Path = field(default_factory=lambda: _default_cache_dir(os.environ))
+    # A SPARQL 1.1 query endpoint holding the dataset (`psm-kg load`) to serve from instead of
+    # the embedded store; None serves dist/ from memory (docs/deploy.md).
+    store_url: str | None = None
+    # How long `serve --store` waits at start-up for the store to answer the count check.
+    store_wait_s: float = 30.0
 
     def __post_init__(self) -> None:
         # Absolute paths, so that a later chdir (uvicorn, tests) cannot change what they denote.
@@ -106,6 +111,12 @@ class Settings:
         for origin in self.cors_origins:
             origin_ok = origin == "*" or _is_http_iri(origin)
             _check_range("cors_origins", origin, origin_ok, '"*" or http(s) origins')
+        if self.store_url is not None:
+            _check_range(
+                "store_url", self.store_url, _is_http_iri(self.store_url), "an http(s) URL"
+            )
+        wait = self.store_wait_s
+        _check_range("store_wait_s", wait, wait >= 0, "a number >= 0")
         base_ok = _is_http_iri(self.base_iri) and self.base_iri.endswith("/")
         _check_range("base_iri", self.base_iri, base_ok, "an http(s) IRI ending in /")
 
@@ -153,6 +164,11 @@ def _parse_str(text: str) -> str:
     return text
 
 
+def _parse_optional_str(text: str) -> str | None:
+    """Empty (or blank) means not set."""
+    return text.strip() or None
+
+
 _BOOLEANS = {
     **dict.fromkeys(("1", "true", "yes", "on"), True),
     **dict.fromkeys(("0", "false", "no", "off"), False),
@@ -189,6 +205,8 @@ _FIELDS: dict[str, tuple[Callable[[str], Any], tuple[type, ...], str]] = {
     "cors_origins": (_parse_list, (tuple,), 'comma-separated origins, or "*"'),
     "access_log": (_parse_bool, (bool,), "a boolean: 1/0, true/false, yes/no, on/off"),
     "cache_dir": (_parse_path, (Path,), "a directory path"),
+    "store_url": (_parse_optional_str, (str,), "an http(s) URL of a SPARQL query endpoint"),
+    "store_wait_s": (_parse_float, (float, int), "a number of seconds"),
 }
 assert set(_FIELDS) == {f.name for f in dataclasses.fields(Settings)}, "every field needs a parser"
 

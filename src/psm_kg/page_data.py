@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from psm_kg import formats, urls
-from psm_kg.store import Store
+from psm_kg.store import DatasetStore
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -120,7 +120,7 @@ class Description:
 class Reader:
     """Runs the page queries against a store and names IRIs in one language."""
 
-    def __init__(self, store: Store, base_iri: str, lang: str) -> None:
+    def __init__(self, store: DatasetStore, base_iri: str, lang: str) -> None:
         self.store = store
         self.base_iri = base_iri
         self.lang = lang

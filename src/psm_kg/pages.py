@@ -33,7 +33,7 @@ from psm_kg.negotiation import NotAcceptable, negotiate
 from psm_kg.page_text import UI, type_label
 from psm_kg.query_ui import PAGE_HEADERS, asset_url
 from psm_kg.request_handling import Problem, etag_matches
-from psm_kg.store import Store
+from psm_kg.store import DatasetStore
 
 router = APIRouter()
 
@@ -277,7 +277,7 @@ class _Context:
     def __init__(self, request: Request) -> None:
         self.request = request
         self.settings: Settings = request.app.state.settings
-        self.store: Store = request.app.state.store
+        self.store: DatasetStore = request.app.state.store
         self.base_iri = self.settings.base_iri
         self.root = str(request.scope.get("root_path", ""))
         asked = request.query_params.get("lang")

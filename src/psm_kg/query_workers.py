@@ -44,6 +44,7 @@ import anyio.to_thread
 from psm_kg import formats
 from psm_kg.store import (
     DatasetSpec,
+    DatasetStore,
     FederationNotAllowed,
     InvalidDataset,
     QueryKind,
@@ -112,7 +113,7 @@ class Evaluator(Protocol):
     def close(self) -> None: ...
 
 
-def run_job(store: Store, job: QueryJob) -> Answer:
+def run_job(store: DatasetStore, job: QueryJob) -> Answer:
     """Evaluate and serialise one job. Blocking; raises the exceptions listed above."""
     started = time.perf_counter()
     outcome = store.query(
@@ -133,7 +134,7 @@ def run_job(store: Store, job: QueryJob) -> Answer:
 class InProcessEvaluator:
     """Runs jobs in the calling thread, on the server's own store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: DatasetStore) -> None:
         self._store = store
 
     def evaluate(self, job: QueryJob) -> Answer:
@@ -273,7 +274,7 @@ class WorkerPool:
         self._finalizer = weakref.finalize(self, _stop_all, self._all)
 
     @classmethod
-    def for_store(cls, store: Store, size: int) -> WorkerPool:
+    def for_store(cls, store: DatasetStore, size: int) -> WorkerPool:
         if store.source is None:
             raise ValueError("the store was not loaded from a file that workers could load")
         return cls(store.source, store.content_hash, size)
@@ -463,7 +464,7 @@ def _stop_all(workers: set[_Worker]) -> None:
     workers.clear()
 
 
-def pool_starting_in_background(store: Store, size: int) -> WorkerPool | None:
+def pool_starting_in_background(store: DatasetStore, size: int) -> WorkerPool | None:
     """A pool of ``size`` workers over ``store`` whose processes start on a thread of their own,
     or None when ``size`` is 0 or the store has no file to load them from.
 

@@ -15,7 +15,7 @@ import pyoxigraph as ox
 
 from psm_kg import formats
 from psm_kg.formats import Format
-from psm_kg.store import FORMATS_BY_KIND, Store
+from psm_kg.store import FORMATS_BY_KIND, DatasetStore
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"
@@ -45,7 +45,9 @@ def _sd(name: str) -> ox.NamedNode:
     return ox.NamedNode(SD + name)
 
 
-def _triples(endpoint: str, store: Store, allowed_services: Sequence[str]) -> Iterator[ox.Triple]:
+def _triples(
+    endpoint: str, store: DatasetStore, allowed_services: Sequence[str]
+) -> Iterator[ox.Triple]:
     service = ox.BlankNode("service")
     yield ox.Triple(service, RDF_TYPE, _sd("Service"))
     yield ox.Triple(service, _sd("endpoint"), ox.NamedNode(endpoint))
@@ -93,7 +95,9 @@ SD_FORMATS: tuple[Format, ...] = (
 )
 
 
-def describe(endpoint: str, store: Store, allowed_services: Sequence[str], fmt: Format) -> bytes:
+def describe(
+    endpoint: str, store: DatasetStore, allowed_services: Sequence[str], fmt: Format
+) -> bytes:
     """The description of the endpoint at the absolute URL ``endpoint``, written as ``fmt``."""
     rdf_format = ox.RdfFormat.from_media_type(fmt.media_type)
     if rdf_format is None or fmt not in SD_FORMATS:

@@ -48,14 +48,15 @@ from psm_kg.result_cache import CachedAnswer, ResultCache
 from psm_kg.sparql_text import QueryForm, query_form
 from psm_kg.store import (
     FORMATS_BY_KIND,
+    BackendUnavailable,
     DatasetSpec,
+    DatasetStore,
     InvalidDataset,
     QueryKind,
     QueryRejected,
     QuerySyntaxError,
     QueryTimeout,
     ResultTooLarge,
-    Store,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,8 +92,8 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
+def _store(request: Request) -> DatasetStore:
+    store: DatasetStore = request.app.state.store
     return store
 
 
@@ -379,6 +380,17 @@ async def _answer(request: Request, proto: ProtocolRequest) -> Response:
     return Response(answer.body, media_type=answer.media_type, headers=headers)
 
 
+def store_unavailable(error: BackendUnavailable) -> Problem:
+    """503 naming the store the data are served from (the one error shape), to retry shortly."""
+    return Problem(
+        503,
+        "Store unavailable",
+        f"the SPARQL store at {error.url} is not answering; try again shortly",
+        headers={"Retry-After": "5"},
+        store=error.url,
+    )
+
+
 def _wants_editor(request: Request, proto: ProtocolRequest, kind: QueryKind | None) -> bool:
     """A browser asking for a page (text/html preferred to every result format), or format=html.
 
@@ -452,6 +464,10 @@ async def _evaluate(
             "every query worker stayed busy; try again shortly",
             headers={"Retry-After": "1"},
         ) from None
+    except BackendUnavailable as error:
+        observability.record_query(request, "error")
+        logger.error("%s", error)
+        raise store_unavailable(error) from None
     except WorkerFailed as error:
         observability.record_query(request, "error")
         logger.error("query failed in a worker: %s", error)

@@ -134,3 +134,87 @@ def service_targets(sparql: str) -> list[str | None]:
         namespace = prefixes.get(name.group(1) or "")
         targets.append(None if namespace is None else namespace + (name.group(2) or ""))
     return targets
+
+
+# --- rewriting for a store that has no pre-binding ---------------------------------------------
+
+_ASK = re.compile(r"ASK\b", re.IGNORECASE)
+# The projection variable of the SELECT an ASK is parsed as (check_query in store.py).
+ASK_PROBE_VARIABLE = "psm_kg_ask_probe"
+_TOKEN = re.compile(
+    r"(?P<var>(?<![\w?$:])[?$](?P<name>[A-Za-z0-9_\u00b7\u00c0-\uffff]+))"
+    r"|(?P<word>(?<![\w?$:])(?:SELECT|WHERE|FROM|GROUP|ORDER|HAVING|LIMIT|OFFSET|VALUES|AS)"
+    r"(?![\w:-]))"
+    r"|(?P<punct>[{}()])",
+    re.IGNORECASE,
+)
+
+
+def ask_as_select(sparql: str) -> str:
+    """The ASK query as a SELECT with the same patterns, to be parsed without being evaluated."""
+    text = masked(sparql)
+    start = len(text) - len(_after_prologue(text))
+    verb = _ASK.match(text, start)
+    if verb is None:
+        return sparql
+    return f"{sparql[:start]}SELECT (1 AS ?{ASK_PROBE_VARIABLE}){sparql[verb.end() :]}"
+
+
+def substitute(sparql: str, terms: dict[str, str]) -> str:
+    """The query with each variable of ``terms`` replaced by its term, as SEP-0007 substitution
+    defines it: everywhere outside strings, IRIs and comments.
+
+    ``terms`` maps a variable name (without ``?``) to the term's N-Triples form, as pyoxigraph
+    writes a validated term (``str(term)``): never text a client wrote. Where a bare term may not
+    stand, it is wrapped: a SELECT projection gets ``(TERM AS ?var)``, so the answer keeps the
+    column; GROUP BY and ORDER BY get ``(TERM)``. The target of ``AS`` (in BIND or a projected
+    expression) and the variables a VALUES block names stay variables.
+    """
+    if not terms:
+        return sparql
+    text = masked(sparql)
+    out: list[str] = []
+    done = 0
+    clause = "body"  # "projection" after SELECT, "modifier" after GROUP BY or ORDER BY
+    depth = 0  # parentheses open in the current clause
+    after_as = False
+    for token in _TOKEN.finditer(text):
+        if token.group("punct"):
+            punct = token.group("punct")
+            if punct == "(":
+                depth += 1
+            elif punct == ")":
+                depth = max(0, depth - 1)
+            else:
+                clause, depth = "body", 0
+            after_as = False
+            continue
+        word = token.group("word")
+        if word is not None:
+            upper = word.upper()
+            if upper == "SELECT":
+                clause, depth = "projection", 0
+            elif upper in ("GROUP", "ORDER"):
+                clause, depth = "modifier", 0
+            elif upper == "VALUES":
+                clause, depth = "values", 0  # its variables name columns, up to the "{"
+            elif upper in ("WHERE", "FROM", "HAVING", "LIMIT", "OFFSET"):
+                clause, depth = "body", 0
+            after_as = upper == "AS"
+            continue
+        name = token.group("name")
+        if name not in terms or after_as or clause == "values":
+            after_as = False
+            continue
+        term = terms[name]
+        if clause == "projection" and depth == 0:
+            replacement = f"({term} AS {token.group('var')})"
+        elif clause == "modifier" and depth == 0:
+            replacement = f"({term})"
+        else:
+            replacement = term
+        out.append(sparql[done : token.start()])
+        out.append(replacement)
+        done = token.end()
+    out.append(sparql[done:])
+    return "".join(out)

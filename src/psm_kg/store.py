@@ -14,6 +14,12 @@ Exceptions::
      └── InvalidDataset         a default-graph-uri or named-graph-uri is not an absolute IRI
     QueryTimeout                evaluation ran past its deadline
     ResultTooLarge              the serialised result passed its byte cap
+    BackendUnavailable          a remote SPARQL store (remote_store.py) is unreachable or failed
+
+:class:`DatasetStore` is everything the routers use of a store; :class:`Store` (here) and
+remote_store.RemoteStore implement it. The checks made before any engine sees a query (update
+refusal, the SERVICE allow-list, substitutions) live here once: :func:`start_query` for the
+embedded engine, :func:`check_query` for a store that evaluates elsewhere.
 
 Timeouts here are cooperative: results are serialised through a writer that checks the deadline
 each time the engine hands it bytes, which stops queries that produce many rows. A query that
@@ -31,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pyoxigraph as ox
 
@@ -40,8 +46,11 @@ from psm_kg.build import HASH_FILE, NQUADS_FILE
 from psm_kg.errors import PsmKgError
 from psm_kg.formats import Format
 from psm_kg.sparql_text import (
+    QueryForm,
+    ask_as_select,
     has_dataset_clause,
     looks_like_update,
+    query_form,
     service_targets,
     uses_service,
 )
@@ -102,6 +111,15 @@ class ResultTooLarge(Exception):
         super().__init__(f"the result is larger than {max_bytes} bytes")
 
 
+class BackendUnavailable(Exception):
+    """The SPARQL store the data are served from did not answer, or answered garbage."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"the SPARQL store at {url} is not answering: {reason}")
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """The RDF dataset of a query, as the protocol's default-graph-uri and named-graph-uri set it.
@@ -153,11 +171,13 @@ FORMATS_BY_KIND: dict[QueryKind, tuple[Format, ...]] = {
 
 # An RDF term a query variable can be pre-bound to (SEP-0007 substitutions).
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+# What pyoxigraph answers a query with.
+OxResult = ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples
 
 # --- results -----------------------------------------------------------------------------------
 
 
-class _BoundedWriter(io.BytesIO):
+class BoundedWriter(io.BytesIO):
     """Collects serialised bytes; raises QueryTimeout past the deadline, ResultTooLarge past
     ``max_bytes``."""
 
@@ -187,7 +207,7 @@ class QueryOutcome:
 
     def __init__(
         self,
-        result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples,
+        result: OxResult,
         *,
         deadline: float,
         timeout_s: float,
@@ -196,12 +216,7 @@ class QueryOutcome:
         self._deadline = deadline
         self._timeout_s = timeout_s
         self._consumed = False
-        if isinstance(result, ox.QuerySolutions):
-            self.kind = QueryKind.SOLUTIONS
-        elif isinstance(result, ox.QueryBoolean):
-            self.kind = QueryKind.BOOLEAN
-        else:
-            self.kind = QueryKind.GRAPH
+        self.kind = kind_of(result)
 
     @property
     def formats(self) -> tuple[Format, ...]:
@@ -216,7 +231,7 @@ class QueryOutcome:
         if self._consumed:
             raise RuntimeError("results are streamed from the engine and can be serialised once")
         self._consumed = True
-        writer = _BoundedWriter(self._deadline, self._timeout_s, max_bytes)
+        writer = BoundedWriter(self._deadline, self._timeout_s, max_bytes)
         result = self._result
         if isinstance(result, ox.QueryTriples):
             rdf_format = ox.RdfFormat.from_media_type(fmt.media_type)
@@ -229,8 +244,45 @@ class QueryOutcome:
         return writer.getvalue()
 
 
+class QueryResult(Protocol):
+    """The result of one query: its kind, and its bytes in a format of that kind, once."""
+
+    @property
+    def kind(self) -> QueryKind: ...
+
+    def serialize(self, fmt: Format, *, max_bytes: int | None = None) -> bytes: ...
+
+
+class DatasetStore(Protocol):
+    """Everything the routers and helpers use of a store: the built dataset, read-only."""
+
+    @property
+    def content_hash(self) -> str:
+        """The sha256 of dist/psm-kg.nq: the seed of every ETag."""
+
+    @property
+    def source(self) -> Path | None:
+        """The N-Quads file worker processes load, None when there is no local file."""
+
+    def __len__(self) -> int: ...
+
+    def graph_sizes(self) -> dict[str, int]: ...
+
+    def union_size(self) -> int: ...
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        timeout_s: float,
+        dataset: DatasetSpec | None = None,
+        allowed_services: Sequence[str] = (),
+        substitutions: Mapping[str, Term] | None = None,
+    ) -> QueryResult: ...
+
+
 class Store:
-    """An immutable, in-memory dataset answering SPARQL 1.1 queries."""
+    """An immutable, in-memory dataset answering SPARQL 1.1 queries (a :class:`DatasetStore`)."""
 
     def __init__(self, engine: ox.Store, content_hash: str, source: Path | None = None) -> None:
         self._engine = engine
@@ -317,43 +369,98 @@ class Store:
         async code.
         """
         deadline = time.monotonic() + timeout_s
-        # Before the engine sees the text: pyoxigraph evaluates ASK at once and would contact a
-        # SERVICE endpoint, which on a public server means fetching any URL a client names.
-        if uses_service(sparql):
-            _check_services(sparql, allowed_services)
-        bound = {ox.Variable(name): term for name, term in (substitutions or {}).items()} or None
-        try:
-            if dataset is None:
-                # FROM and FROM NAMED set the dataset themselves; pyoxigraph would ignore them
-                # under the union default graph.
-                union = not has_dataset_clause(sparql)
-                result = self._engine.query(
-                    sparql, use_default_graph_as_union=union, substitutions=bound
-                )
-            else:
-                default, named = _dataset_graphs(dataset)
-                result = self._engine.query(
-                    sparql, default_graph=default, named_graphs=named, substitutions=bound
-                )
-        except RuntimeError as error:
-            # pyoxigraph: "The SPARQL query does not contains variable ?x in its SELECT projection"
-            if bound is None or "projection" not in str(error):
-                raise
-            names = ", ".join(f"?{name}" for name in sorted(substitutions or {}))
-            raise SubstitutionRejected(
-                f"the query cannot bind {names}: a SELECT query must list every bound variable "
-                "in its projection"
-            ) from None
-        except SyntaxError as error:
-            if looks_like_update(sparql):
-                raise UpdateNotAllowed(
-                    "this endpoint is read-only: SPARQL Update requests are refused"
-                ) from None
-            raise QuerySyntaxError(error.msg) from None
+        result = start_query(
+            self._engine,
+            sparql,
+            dataset=dataset,
+            allowed_services=allowed_services,
+            substitutions=substitutions,
+        )
         return QueryOutcome(result, deadline=deadline, timeout_s=timeout_s)
 
 
-def _check_services(sparql: str, allowed: Sequence[str]) -> None:
+def start_query(
+    engine: ox.Store,
+    sparql: str,
+    *,
+    dataset: DatasetSpec | None = None,
+    allowed_services: Sequence[str] = (),
+    substitutions: Mapping[str, Term] | None = None,
+) -> OxResult:
+    """Check a query and start it on ``engine`` (see Store.query); the pyoxigraph result."""
+    # Before the engine sees the text: pyoxigraph evaluates ASK at once and would contact a
+    # SERVICE endpoint, which on a public server means fetching any URL a client names.
+    if uses_service(sparql):
+        check_services(sparql, allowed_services)
+    bound = {ox.Variable(name): term for name, term in (substitutions or {}).items()} or None
+    try:
+        if dataset is None:
+            # FROM and FROM NAMED set the dataset themselves; pyoxigraph would ignore them
+            # under the union default graph.
+            union = not has_dataset_clause(sparql)
+            return engine.query(sparql, use_default_graph_as_union=union, substitutions=bound)
+        default, named = _dataset_graphs(dataset)
+        return engine.query(sparql, default_graph=default, named_graphs=named, substitutions=bound)
+    except RuntimeError as error:
+        # pyoxigraph: "The SPARQL query does not contains variable ?x in its SELECT projection"
+        if bound is None or "projection" not in str(error):
+            raise
+        names = ", ".join(f"?{name}" for name in sorted(substitutions or {}))
+        raise SubstitutionRejected(
+            f"the query cannot bind {names}: a SELECT query must list every bound variable "
+            "in its projection"
+        ) from None
+    except SyntaxError as error:
+        if looks_like_update(sparql):
+            raise UpdateNotAllowed(
+                "this endpoint is read-only: SPARQL Update requests are refused"
+            ) from None
+        raise QuerySyntaxError(error.msg) from None
+
+
+def kind_of(result: OxResult) -> QueryKind:
+    if isinstance(result, ox.QuerySolutions):
+        return QueryKind.SOLUTIONS
+    if isinstance(result, ox.QueryBoolean):
+        return QueryKind.BOOLEAN
+    return QueryKind.GRAPH
+
+
+def check_query(
+    sparql: str,
+    *,
+    allowed_services: Sequence[str] = (),
+    substitutions: Mapping[str, Term] | None = None,
+) -> QueryKind:
+    """The kind of result a query gives, after the checks :func:`start_query` makes (the same
+    exceptions, the same messages), for a store that evaluates it elsewhere.
+
+    The text is parsed by starting it on an empty engine and never reading the result. An ASK,
+    which pyoxigraph would evaluate at once, is parsed as the equivalent SELECT; only when that
+    fails is the ASK itself parsed again, for the parser's own message and position.
+    """
+    probe = sparql
+    if query_form(sparql) is QueryForm.ASK:
+        probe = ask_as_select(sparql)
+    empty = ox.Store()
+    try:
+        result = start_query(
+            empty,
+            probe,
+            allowed_services=allowed_services,
+            substitutions=substitutions if probe is sparql else None,
+        )
+    except QuerySyntaxError:
+        if probe is sparql:
+            raise
+        start_query(empty, sparql, allowed_services=allowed_services)
+        raise
+    if probe is not sparql:
+        return QueryKind.BOOLEAN
+    return kind_of(result)
+
+
+def check_services(sparql: str, allowed: Sequence[str]) -> None:
     """FederationNotAllowed unless every SERVICE names an endpoint under an allowed prefix."""
     for target in service_targets(sparql):
         if target is None:

@@ -46,7 +46,7 @@ from psm_kg.formats import Format, essence
 from psm_kg.negotiation import NotAcceptable, negotiate
 from psm_kg.profiles import Profile
 from psm_kg.request_handling import Problem, etag_matches, read_capped_body
-from psm_kg.store import Store
+from psm_kg.store import DatasetStore
 
 if TYPE_CHECKING:
     from psm_kg.validation import Report
@@ -95,8 +95,8 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
+def _store(request: Request) -> DatasetStore:
+    store: DatasetStore = request.app.state.store
     return store
 
 

@@ -19,7 +19,7 @@ from psm_kg import formats, page_templates, profiles, reports, urls
 from psm_kg.formats import Format
 from psm_kg.loading import LoadedFile, load_bytes
 from psm_kg.profiles import Profile
-from psm_kg.store import Store
+from psm_kg.store import DatasetStore
 from psm_kg.validation import Report, Severity, validate_loaded
 
 REQUEST_NAME = "<request>"  # the file name results of an uploaded body carry in reports
@@ -42,7 +42,7 @@ def check_body(
 
 def dataset_text(
     bounded: Callable[[Callable[[], Report]], Report],
-    store: Store,
+    store: DatasetStore,
     base_iri: str,
     profile: Profile,
     report_format: Format,
@@ -62,7 +62,7 @@ def dataset_text(
     return _render(report, report_format, profile, source=source, dataset=True)
 
 
-def _dataset_graph(store: Store, base_iri: str, timeout_s: float) -> rdflib.Graph:
+def _dataset_graph(store: DatasetStore, base_iri: str, timeout_s: float) -> rdflib.Graph:
     """Every triple the server serves, except the shapes graph (shapes are not data)."""
     shapes = urls.graph_iri(base_iri, urls.SHAPES_PART)
     query = (
