@@ -10,11 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,6 +19,7 @@ from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
 from live_server import free_port
+from nginx import Nginx, check_config, running_nginx
 from psm_kg import formats
 from psm_kg.app import create_app
 from psm_kg.build import build_dist
@@ -51,7 +48,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PILLAR = "pillar/2025-2027/sostenibilita"
 SITE_URL = "https://psm.example.org"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"
-STARTUP_LIMIT_S = 10.0
 SAMPLE_EVERY = (
     7  # compare every 7th exported file with the app, and every file outside /milano/doc/
 )
@@ -90,83 +86,25 @@ def app(bundled_settings: Settings, bundled_store: Store) -> Iterator[TestClient
 # --- nginx ---------------------------------------------------------------------------------------
 
 
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-    if found is None:
-        message = "nginx is not installed: apt-get install nginx-light"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " (CI=true: .ci/run installs it)")
-        pytest.skip(message)
-    return found
-
-
-def nginx_config(prefix: Path, site_dir: Path, port: int) -> str:
-    temp = prefix / "temp"
-    temp.mkdir(parents=True, exist_ok=True)
-    user = "user root;\n" if os.geteuid() == 0 else ""
-    temps = "".join(
-        f"    {kind}_temp_path {temp / kind};\n"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
+def nginx_http(site_dir: Path, port: int) -> str:
+    """The http { } block serving the export at ``site_dir`` with its rules."""
     return (
-        f"daemon off;\nworker_processes 1;\n{user}pid {prefix / 'nginx.pid'};\n"
-        f"error_log {prefix / 'error.log'} warn;\n"
-        "events { worker_connections 64; }\n"
-        "http {\n"
-        f"    access_log off;\n{temps}"
-        f"    include {site_dir / NGINX_HTTP};\n"
-        "    server {\n"
-        f"        listen 127.0.0.1:{port};\n"
-        f"        root {site_dir};\n"
-        f"        include {site_dir / NGINX_SERVER};\n"
-        "    }\n"
+        "access_log off;\n"
+        f"include {site_dir / NGINX_HTTP};\n"
+        "server {\n"
+        f"    listen 127.0.0.1:{port};\n"
+        f"    root {site_dir};\n"
+        f"    include {site_dir / NGINX_SERVER};\n"
         "}\n"
     )
 
 
-@dataclass(frozen=True)
-class Nginx:
-    url: str
-    prefix: Path
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_LIMIT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            text = log.read_text(encoding="utf-8") if log.exists() else ""
-            pytest.fail(f"nginx exited with {process.returncode}: {text}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    pytest.fail(f"nginx did not listen on 127.0.0.1:{port} within {STARTUP_LIMIT_S} s")
-
-
 @pytest.fixture(scope="module")
 def nginx(site: SiteExport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    binary = nginx_binary()
     prefix = tmp_path_factory.mktemp("nginx")
     port = free_port()
-    config = prefix / "nginx.conf"
-    config.write_text(nginx_config(prefix, site.directory, port), encoding="utf-8")
-    log = prefix / "error.log"
-    command = [binary, "-p", str(prefix), "-c", str(config), "-e", str(log)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, process, log)
-        yield Nginx(f"http://127.0.0.1:{port}", prefix)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+    with running_nginx(prefix, nginx_http(site.directory, port), port) as server:
+        yield server
 
 
 def get(
@@ -449,20 +387,12 @@ def test_no_query_url_sparql_or_thing_url_is_written(site: SiteExport) -> None:
 def test_with_a_sparql_endpoint_nginx_redirects_sparql_there(
     site: SiteExport, tmp_path: Path
 ) -> None:
-    binary = nginx_binary()
     http_rules, server_rules = nginx_rules(site.files, "https://example.org/sparql")
     (tmp_path / "_server").mkdir()
     (tmp_path / NGINX_HTTP).write_text(http_rules, encoding="utf-8")
     (tmp_path / NGINX_SERVER).write_text(server_rules, encoding="utf-8")
-    config = tmp_path / "nginx.conf"
-    config.write_text(nginx_config(tmp_path, tmp_path, free_port()), encoding="utf-8")
 
-    checked = subprocess.run(
-        [binary, "-t", "-p", str(tmp_path), "-c", str(config), "-e", str(tmp_path / "e.log")],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
+    checked = check_config(tmp_path, nginx_http(tmp_path, free_port()))
 
     assert checked.returncode == 0, checked.stderr.decode()
     assert "return 307 https://example.org/sparql$is_args$args;" in server_rules
