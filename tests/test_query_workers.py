@@ -7,14 +7,20 @@ to the in-process app tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import uvloop
 
+from psm_kg.config import Settings
 from psm_kg.query_workers import (
     Answer,
     FormatNotAcceptable,
@@ -265,3 +271,48 @@ def test_on_the_event_loop_a_query_waits_for_a_busy_worker_without_a_thread(
     assert isinstance(last, QueryTimeout)
     # The worker killed for the timeout was replaced, and the replacement serves the event loop.
     assert uvloop.run(one_worker.evaluate_async(job(PILLARS))).body in bodies
+
+
+ABANDONING_SERVER = """
+import sys
+from pathlib import Path
+from psm_kg.query_workers import QueryJob, WorkerPool
+from psm_kg.store import QueryKind, Store
+
+if __name__ == "__main__":
+    store = Store.from_dist(Path(sys.argv[1]))
+    pool = WorkerPool.for_store(store, 1)
+    pool.start()
+    media_types = {kind: "application/sparql-results+json" for kind in QueryKind}
+    pool.evaluate(QueryJob("ASK {}", media_types, 10.0, 1000))
+    print(pool.pids[0], flush=True)
+    pool.evaluate(QueryJob(sys.argv[2], media_types, 1.0, 1000))  # killed during this
+"""
+
+
+def test_a_worker_ends_itself_when_its_server_dies_during_a_long_query(
+    built_settings: Settings, tmp_path: Path
+) -> None:
+    """The server kills a worker past its timeout; a killed server cannot, so the worker stops
+    itself a little after the query's time is up instead of computing on for minutes."""
+    script = tmp_path / "server.py"
+    script.write_text(ABANDONING_SERVER, encoding="utf-8")
+    command = [sys.executable, str(script), str(built_settings.dist_dir), LONG_COUNT]
+    worker_pid = None
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
+        try:
+            assert server.stdout is not None
+            worker_pid = int(server.stdout.readline())
+            time.sleep(0.3)  # the long query is running in the worker
+            assert alive(worker_pid)
+            server.kill()
+            server.wait(timeout=10)
+            deadline = time.monotonic() + 10
+            while alive(worker_pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not alive(worker_pid)
+        finally:
+            server.kill()
+            if worker_pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker_pid, signal.SIGKILL)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -63,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 # Extra wait beyond a job's own deadline, for the worker to notice it and answer by itself.
 TIMEOUT_GRACE_S = 0.5
+# How long after the server's own limit a worker still computing ends itself.
+SELF_STOP_AFTER_S = 2
 # Loading the dataset into a new worker: generous, it is done once per worker.
 WORKER_START_LIMIT_S = 120.0
 
@@ -204,12 +207,19 @@ def _worker_main(conn: multiprocessing.connection.Connection, source: str, diges
         conn.send(("failed", str(error)))
         return
     conn.send(("ready", os.getpid()))
+    # SIGALRM's default action ends the process, even while pyoxigraph holds the interpreter.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return  # the server closed the pipe or exited
-        conn.send(_reply(store, job))
+        # The server kills a worker whose query outlives its timeout; should the server itself be
+        # gone (killed, crashed), the worker ends itself a little later rather than compute on.
+        signal.alarm(math.ceil(job.timeout_s + TIMEOUT_GRACE_S) + SELF_STOP_AFTER_S)
+        reply = _reply(store, job)
+        signal.alarm(0)
+        conn.send(reply)
 
 
 class _Worker:
