@@ -7,6 +7,7 @@ dist/ itself when the tree has none, as `make serve` does.
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import httpx
 
@@ -38,7 +40,8 @@ class OutputDrain:
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
-        self._stream = process.stdout
+        # Unbuffered reads of what has come (read1): a pipe opened in binary mode is buffered.
+        self._stream = cast(io.BufferedReader, process.stdout)
         self._chunks = bytearray()
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._read, daemon=True)
