@@ -40,7 +40,7 @@ class OutputDrain:
 
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
-        # Unbuffered reads of what has come (read1): a pipe opened in binary mode is buffered.
+        # A binary pipe from Popen is a BufferedReader: read1 returns what has come so far.
         self._stream = cast(io.BufferedReader, process.stdout)
         self._chunks = bytearray()
         self._changed = threading.Condition()
