@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import pyoxigraph as ox
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from psm_kg import api_results, api_schema, formats, observability
+from psm_kg import api_results, api_schema, formats, observability, query_failures
 from psm_kg.api_results import Solutions
 from psm_kg.api_schema import (
     DEFAULT_LIMIT,
@@ -61,21 +60,15 @@ from psm_kg.query_workers import (
     Evaluator,
     FormatNotAcceptable,
     QueryJob,
-    ServerBusy,
-    WorkerFailed,
 )
 from psm_kg.request_handling import Problem, etag_matches
 from psm_kg.result_cache import CachedAnswer, ResultCache
-from psm_kg.sparql import store_unavailable
 from psm_kg.sparql_text import QueryForm
 from psm_kg.store import (
     FORMATS_BY_KIND,
-    BackendUnavailable,
     DatasetStore,
     QueryKind,
     QueryRejected,
-    QueryTimeout,
-    ResultTooLarge,
 )
 
 logger = logging.getLogger(__name__)
@@ -550,43 +543,9 @@ async def _evaluate(request: Request, job: QueryJob) -> Answer:
             "this answer cannot be sent in any format the request allows",
             available=[fmt.media_type for fmt in FORMATS_BY_KIND[error.kind]],
         ) from None
-    except QueryTimeout:
-        observability.record_query(request, "timeout", timeout_s)
-        raise Problem(
-            503,
-            "Query timed out",
-            f"the query ran longer than {timeout_s:g} s and was stopped; try a smaller page",
-            headers={"Retry-After": str(max(1, math.ceil(timeout_s)))},
-            timeout_s=timeout_s,
-        ) from None
-    except ResultTooLarge as error:
-        observability.record_query(request, "result_too_large")
-        raise Problem(
-            422,
-            "Result too large",
-            f"the result is larger than {error.max_bytes} bytes; ask for a smaller page",
-            max_result_bytes=error.max_bytes,
-        ) from None
-    except ServerBusy:
-        observability.record_query(request, "busy")
-        raise Problem(
-            503,
-            "Server busy",
-            "every query worker stayed busy; try again shortly",
-            headers={"Retry-After": "1"},
-        ) from None
-    except BackendUnavailable as error:
-        observability.record_query(request, "error")
-        logger.error("%s", error)
-        raise store_unavailable(error) from None
-    except WorkerFailed as error:
-        observability.record_query(request, "error")
-        logger.error("named query failed in a worker: %s", error)
-        raise Problem(
-            503,
-            "Query failed",
-            "the query worker stopped unexpectedly and has been replaced; try again shortly",
-            headers={"Retry-After": "1"},
+    except query_failures.FAILURES as error:
+        raise query_failures.problem(
+            request, error, timeout_s=timeout_s, narrower="ask for a smaller page"
         ) from None
     observability.record_query(request, "ok", answer.seconds)
     return answer

@@ -29,6 +29,7 @@ from psm_kg import (
     catalog,
     observability,
     pages,
+    query_failures,
     query_ui,
     sparql,
     sparql_openapi,
@@ -116,7 +117,7 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """A page, the catalogue or a report needed the remote store, and it did not answer."""
     assert isinstance(exc, BackendUnavailable)
     logger.error("%s %s: %s", request.method, request.url.path, exc)
-    return await _http_error(request, sparql.store_unavailable(exc))
+    return await _http_error(request, query_failures.store_unavailable(exc))
 
 
 async def _store_timeout(request: Request, exc: Exception) -> JSONResponse:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -31,7 +30,7 @@ from fastapi import Request, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from psm_kg import formats, observability, query_ui, service_description
+from psm_kg import formats, observability, query_failures, query_ui, service_description
 from psm_kg.config import Settings
 from psm_kg.formats import Format, essence
 from psm_kg.negotiation import NotAcceptable, choose
@@ -40,23 +39,18 @@ from psm_kg.query_workers import (
     Evaluator,
     FormatNotAcceptable,
     QueryJob,
-    ServerBusy,
-    WorkerFailed,
 )
 from psm_kg.request_handling import Problem, etag_matches, read_capped_body
 from psm_kg.result_cache import CachedAnswer, ResultCache
 from psm_kg.sparql_text import QueryForm, query_form
 from psm_kg.store import (
     FORMATS_BY_KIND,
-    BackendUnavailable,
     DatasetSpec,
     DatasetStore,
     InvalidDataset,
     QueryKind,
     QueryRejected,
     QuerySyntaxError,
-    QueryTimeout,
-    ResultTooLarge,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,6 +70,8 @@ DEFAULT_GRAPH_URI = "default-graph-uri"
 NAMED_GRAPH_URI = "named-graph-uri"
 # Not in the protocol; Virtuoso reads format, Fuseki output, and SPARQLWrapper sends all three.
 FORMAT_PARAMETERS = ("format", "output", "results")
+# How to ask for less, in the answers to a query that timed out or whose result was too large.
+NARROWER = "add a LIMIT or narrow the patterns; page through large results with LIMIT and OFFSET"
 
 
 @dataclass(frozen=True)
@@ -380,17 +376,6 @@ async def _answer(request: Request, proto: ProtocolRequest) -> Response:
     return Response(answer.body, media_type=answer.media_type, headers=headers)
 
 
-def store_unavailable(error: BackendUnavailable) -> Problem:
-    """503 naming the store the data are served from (the one error shape), to retry shortly."""
-    return Problem(
-        503,
-        "Store unavailable",
-        f"the SPARQL store at {error.url} is not answering; try again shortly",
-        headers={"Retry-After": "5"},
-        store=error.url,
-    )
-
-
 def _wants_editor(request: Request, proto: ProtocolRequest, kind: QueryKind | None) -> bool:
     """A browser asking for a page (text/html preferred to every result format), or format=html.
 
@@ -423,7 +408,6 @@ async def _evaluate(
         dataset=proto.dataset,
         allowed_services=settings.service_allowlist,
     )
-    retry_after = str(max(1, math.ceil(timeout_s)))
     try:
         answer = await _evaluator(request).evaluate_async(job)
     except QuerySyntaxError as error:
@@ -437,45 +421,9 @@ async def _evaluate(
     except FormatNotAcceptable as error:
         observability.record_query(request, "not_acceptable")
         raise _not_acceptable(request.headers.get("accept"), FORMATS_BY_KIND[error.kind]) from None
-    except QueryTimeout:
-        observability.record_query(request, "timeout", timeout_s)
-        raise Problem(
-            503,
-            "Query timed out",
-            f"the query ran longer than {timeout_s:g} s and was stopped; "
-            "add a LIMIT or narrow the patterns",
-            headers={"Retry-After": retry_after},
-            timeout_s=timeout_s,
-        ) from None
-    except ResultTooLarge as error:
-        observability.record_query(request, "result_too_large")
-        raise Problem(
-            422,
-            "Result too large",
-            f"the result is larger than {error.max_bytes} bytes; "
-            "page through it with LIMIT and OFFSET",
-            max_result_bytes=error.max_bytes,
-        ) from None
-    except ServerBusy:
-        observability.record_query(request, "busy")
-        raise Problem(
-            503,
-            "Server busy",
-            "every query worker stayed busy; try again shortly",
-            headers={"Retry-After": "1"},
-        ) from None
-    except BackendUnavailable as error:
-        observability.record_query(request, "error")
-        logger.error("%s", error)
-        raise store_unavailable(error) from None
-    except WorkerFailed as error:
-        observability.record_query(request, "error")
-        logger.error("query failed in a worker: %s", error)
-        raise Problem(
-            503,
-            "Query failed",
-            "the query worker stopped unexpectedly and has been replaced; try again shortly",
-            headers={"Retry-After": "1"},
+    except query_failures.FAILURES as error:
+        raise query_failures.problem(
+            request, error, timeout_s=timeout_s, narrower=NARROWER
         ) from None
     observability.record_query(request, "ok", answer.seconds)
     return answer
