@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from psm_kg import sparql_text
+from psm_kg import named_queries, sparql_text
 from sparql_report import Query
 from sparql_servers import N_TRIPLES, SPARQL_JSON
 
@@ -100,15 +100,29 @@ def vary_query(text: str, nonce: str, style: str = "comment") -> str:
 
 
 def load_queries(root: Path = ROOT) -> list[Query]:
+    """The project's named queries as a caller of /api/queries would run them, then the heavier
+    ones. Every server gets the same text, so a named query's parameters are written into it
+    (psm-kg's own SEP-0007 substitution, as it does for a remote store): its defaults, or the
+    values of its first declared example where a parameter has no default."""
+    named, problems = named_queries.load_named_queries(root / "queries")
+    if problems:
+        raise ValueError("; ".join(str(problem) for problem in problems))
     queries = [
-        Query(path.stem, text, query_form(text), "queries/")
-        for path in sorted((root / "queries").glob("*.rq"))
-        for text in [path.read_text(encoding="utf-8")]
+        Query(query.name, text, query_form(text), "queries/")
+        for query in named
+        for text in [_bound_text(query)]
     ]
     queries += [
         Query(name, text, query_form(text), "bench") for name, text in HEAVY_QUERIES.items()
     ]
     return queries
+
+
+def _bound_text(query: named_queries.NamedQuery) -> str:
+    required = [parameter.name for parameter in query.parameters if parameter.required]
+    example = next((e.params for e in query.examples if set(required) <= set(e.params)), {})
+    terms = named_queries.bind(query, {name: example[name] for name in required})
+    return sparql_text.substitute(query.text, {name: str(term) for name, term in terms.items()})
 
 
 def accept_for(query: Query) -> str:
