@@ -13,6 +13,7 @@ through logging run `python -m psm_kg validate` in a real process, killed after 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -444,13 +445,44 @@ def _run_in_process(args: list[str], stdin: bytes | None) -> Outcome:
     return Outcome(result.exit_code, result.stdout, result.stderr, seconds, exception=escaped)
 
 
+# Runs psm-kg and, as it exits, writes its own peak resident size (VmHWM, kB) to PEAK_RSS_FILE.
+# wait4's ru_maxrss will not do: Linux starts a child's peak at its parent's resident size when it
+# forks, and this test process grows as the suite runs.
+_MEASURED_PSM_KG = """
+import atexit, os, runpy, sys
+
+def _write_peak():
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["PEAK_RSS_FILE"], "w", encoding="ascii") as out:
+        out.write(peak)
+
+atexit.register(_write_peak)
+sys.argv[0] = "psm-kg"
+runpy.run_module("psm_kg", run_name="__main__", alter_sys=True)
+"""
+
+
 def _run_process(args: list[str], stdin: Path | None, workdir: Path) -> Outcome:
-    argv = [sys.executable, "-m", "psm_kg", *_command(args)]
-    return _run_argv(argv, stdin, workdir, kill_after=TIME_LIMIT_S + 5)
+    argv = [sys.executable, "-c", _MEASURED_PSM_KG, *_command(args)]
+    peak_file = workdir / "peak-rss.txt"
+    outcome = _run_argv(
+        argv, stdin, workdir, kill_after=TIME_LIMIT_S + 5, env={"PEAK_RSS_FILE": str(peak_file)}
+    )
+    peak = peak_file.read_text(encoding="ascii") if peak_file.exists() else ""
+    return dataclasses.replace(outcome, max_rss=int(peak) * 1024 if peak else None)
 
 
-def _run_argv(argv: list[str], stdin: Path | None, workdir: Path, kill_after: float) -> Outcome:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PSM_KG_")}
+def _run_argv(
+    argv: list[str],
+    stdin: Path | None,
+    workdir: Path,
+    kill_after: float,
+    env: dict[str, str] | None = None,
+) -> Outcome:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PSM_KG_")} | (
+        env or {}
+    )
     out, err = workdir / "stdout.txt", workdir / "stderr.txt"
     with (
         out.open("wb") as stdout,
@@ -464,19 +496,16 @@ def _run_argv(argv: list[str], stdin: Path | None, workdir: Path, kill_after: fl
         killer = threading.Timer(kill_after, process.kill)
         killer.start()
         try:
-            # wait4, unlike Popen.wait, gives this child's own peak memory.
-            _pid, status, usage = os.wait4(process.pid, 0)
+            process.wait()
         finally:
             killer.cancel()
         seconds = time.monotonic() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
     killed = process.returncode == -signal.SIGKILL
     return Outcome(
         None if killed else process.returncode,
         out.read_text(encoding="utf-8", errors="replace"),
         err.read_text(encoding="utf-8", errors="replace"),
         seconds,
-        max_rss=usage.ru_maxrss * 1024,  # kilobytes on Linux
     )
 
 
