@@ -48,6 +48,7 @@ from psm_kg.config import Settings
 from psm_kg.remote_results import INTERCHANGE, RemoteOutcome
 from psm_kg.sparql_text import has_dataset_clause, substitute
 from psm_kg.store import (
+    UNION_SIZE_QUERY,
     BackendUnavailable,
     DatasetSpec,
     DatasetStore,
@@ -59,6 +60,7 @@ from psm_kg.store import (
     StoreError,
     Term,
     check_query,
+    count_in,
 )
 
 if TYPE_CHECKING:
@@ -126,13 +128,9 @@ class RemoteStore:
     def union_size(self) -> int:
         """Distinct triples in the default graph, counted by the store (once it has answered)."""
         if self._union_size is None:
-            count = "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }"
-            body = self.query(count, timeout_s=UNION_TIMEOUT_S).serialize(formats.SPARQL_JSON)
-            solutions = ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
-            assert isinstance(solutions, ox.QuerySolutions)
-            value = next(iter(solutions))["n"]
-            assert isinstance(value, ox.Literal)
-            self._union_size = int(value.value)
+            outcome = self.query(UNION_SIZE_QUERY, timeout_s=UNION_TIMEOUT_S)
+            body = outcome.serialize(formats.SPARQL_JSON)
+            self._union_size = count_in(ox.parse_query_results(body, ox.QueryResultsFormat.JSON))
         return self._union_size
 
     # --- queries -----------------------------------------------------------------------------

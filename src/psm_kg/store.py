@@ -281,6 +281,18 @@ class DatasetStore(Protocol):
     ) -> QueryResult: ...
 
 
+# The size of the default graph (the union), as both stores count it.
+UNION_SIZE_QUERY = "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }"
+
+
+def count_in(result: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> int:
+    """The integer ?n of the one row of a counting query's result."""
+    assert isinstance(result, ox.QuerySolutions)
+    value = next(iter(result))["n"]
+    assert isinstance(value, ox.Literal)
+    return int(value.value)
+
+
 class Store:
     """An immutable, in-memory dataset answering SPARQL 1.1 queries (a :class:`DatasetStore`)."""
 
@@ -341,12 +353,8 @@ class Store:
     def union_size(self) -> int:
         """Distinct triples in the default graph, the union of the named graphs."""
         if self._union_size is None:
-            count = "SELECT (COUNT(*) AS ?n) { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }"
-            result = self._engine.query(count, use_default_graph_as_union=True)
-            assert isinstance(result, ox.QuerySolutions)
-            value = next(iter(result))["n"]
-            assert isinstance(value, ox.Literal)
-            self._union_size = int(value.value)
+            result = self._engine.query(UNION_SIZE_QUERY, use_default_graph_as_union=True)
+            self._union_size = count_in(result)
         return self._union_size
 
     def query(
