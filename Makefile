@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint typecheck pytest validate build bench bench-sparql clean pyshacl-sdist node ui-assets
+.PHONY: serve test lint typecheck pytest validate build bench bench-sparql bench-scaleout clean pyshacl-sdist node ui-assets
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,11 @@ bench: $(STAMP)
 # About 20 minutes: psm-kg's /sparql against the Oxigraph server, rdflib-endpoint and a FastAPI floor.
 bench-sparql: $(STAMP)
 	$(BIN)/python bench/bench_sparql.py
+
+# About 25 minutes, needs virtuoso-opensource-7-bin and nginx: psm-kg embedded vs over the Oxigraph
+# server vs over Virtuoso at ~10k, ~100k and ~1M triples, and 1, 2, 4 replicas behind nginx.
+bench-scaleout: $(STAMP)
+	$(BIN)/python bench/bench_scaleout.py
 
 clean:
 	rm -rf dist node_modules .mypy_cache .pytest_cache .ruff_cache

@@ -161,15 +161,22 @@ def _wait_until_answering(server: EngineServer, limit_s: float) -> None:
 
 
 @contextmanager
-def oxigraph_server() -> Iterator[EngineServer]:
-    """The Oxigraph server, in memory, on a free loopback port, until the block ends."""
+def oxigraph_server(*, union_default_graph: bool = False) -> Iterator[EngineServer]:
+    """The Oxigraph server, in memory, on a free loopback port, until the block ends.
+
+    ``union_default_graph``: its default graph is the union of its named graphs (as psm-kg's
+    embedded store has it; bench/bench_scaleout.py queries it directly), not its own empty one.
+    """
     reason = oxigraph_missing()
     if reason:
         raise EngineUnavailable(reason)
     with tempfile.TemporaryDirectory(prefix="psm-kg-oxigraph-") as directory:
         port = free_port()
         log = Path(directory) / "oxigraph.log"
-        process = _spawn([str(OXIGRAPH), "serve", "--bind", f"{HOST}:{port}"], log)
+        command = [str(OXIGRAPH), "serve", "--bind", f"{HOST}:{port}"]
+        if union_default_graph:
+            command.append("--union-default-graph")
+        process = _spawn(command, log)
         base = f"http://{HOST}:{port}"
         server = EngineServer(
             "Oxigraph server",
