@@ -5,7 +5,9 @@ built into a temporary dist/) into the Oxigraph server and Virtuoso 7 (tests/eng
 every bundled query, bound to each of its declared examples, against the embedded store: the same
 kind, the same answer (as rows or as an RDF graph; blank node labels are each engine's own), the
 same bytes in every format when the query orders its rows and no blank node is in them, and the
-same bytes when asked twice (what a strong ETag assumes).
+same bytes when asked twice (what a strong ETag assumes). They run a third time on an Oxigraph
+server started with ``--union-default-graph``, whose own dataset is the built one: psm-kg sends it
+queries that name no dataset as they are, without the graph lists, and must get the same answers.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+import httpx
 import pyoxigraph as ox
 import pytest
 from starlette.testclient import TestClient
@@ -25,7 +29,7 @@ from psm_kg.app import create_app
 from psm_kg.config import SettingsError, load_settings
 from psm_kg.named_queries import NamedQuery, bind
 from psm_kg.remote_results import RemoteOutcome
-from psm_kg.remote_store import RemoteStore, answer_error
+from psm_kg.remote_store import NO_GRAPH, RemoteStore, answer_error
 from psm_kg.sparql_text import substitute
 from psm_kg.store import (
     BackendUnavailable,
@@ -188,7 +192,23 @@ def virtuoso(bundled: Served) -> Iterator[EngineServer]:
         yield server
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(scope="module")
+def oxigraph_union(bundled: Served) -> Iterator[EngineServer]:
+    """The Oxigraph server whose default graph is the union of its graphs, holding the dataset."""
+
+    def start() -> AbstractContextManager[EngineServer]:
+        return oxigraph_server(union_default_graph=True)
+
+    for server in started("test_remote_store (Oxigraph server, union default graph)", start):
+        load_dist(server, bundled.settings.dist_dir)
+        yield server
+
+
+# The engines, and the Oxigraph server whose own dataset is the built one.
+SETUPS = (*ENGINES, "oxigraph_union")
+
+
+@pytest.fixture(params=SETUPS)
 def remote(request: pytest.FixtureRequest, bundled: Served) -> Iterator[RemoteStore]:
     server: EngineServer = request.getfixturevalue(request.param)
     store = remote_store(server, bundled.settings.dist_dir, bundled.settings.max_result_bytes)
@@ -228,6 +248,7 @@ VIRTUOSO = (
 )
 DEVIATIONS: dict[str, dict[str, str]] = {
     "oxigraph": {},
+    "oxigraph_union": {},
     "virtuoso": dict.fromkeys(
         (
             "compare-editions",
@@ -283,7 +304,7 @@ def test_every_bundled_example_answers_as_the_embedded_store(
 
 
 def test_the_protocol_dataset_and_from_answer_as_embedded(
-    remote: RemoteStore, bundled: Served
+    remote: RemoteStore, bundled: Served, request: pytest.FixtureRequest
 ) -> None:
     graphs = sorted(bundled.store.graph_sizes())
     count = (
@@ -301,9 +322,17 @@ def test_the_protocol_dataset_and_from_answer_as_embedded(
     with_from = (
         f"SELECT (COUNT(*) AS ?n) FROM <{graphs[0]}> FROM NAMED <{graphs[1]}> {{ ?s ?p ?o }}"
     )
-    assert remote.query(with_from, timeout_s=30).serialize(formats.SPARQL_CSV) == (
-        bundled.store.query(with_from, timeout_s=30).serialize(formats.SPARQL_CSV)
-    )
+    only_named = f"SELECT (COUNT(*) AS ?n) FROM NAMED <{graphs[1]}> {{ ?s ?p ?o }}"
+    for query in (with_from, only_named):
+        # The protocol's dataset overrides FROM; FROM alone is sent as protocol fields as well,
+        # since the Oxigraph server with --union-default-graph would keep its union.
+        got_from = remote.query(query, timeout_s=30).serialize(formats.SPARQL_CSV)
+        expected_from = bundled.store.query(query, timeout_s=30).serialize(formats.SPARQL_CSV)
+        assert got_from == expected_from, query
+        overridden = DatasetSpec((graphs[2],), ())
+        got = remote.query(query, timeout_s=30, dataset=overridden)
+        expected = bundled.store.query(query, timeout_s=30, dataset=overridden)
+        assert got.serialize(formats.SPARQL_CSV) == expected.serialize(formats.SPARQL_CSV)
 
 
 def test_a_variable_outside_the_projection_is_refused_as_embedded(remote: RemoteStore) -> None:
@@ -321,3 +350,115 @@ def test_injection_attempts_in_every_bundled_parameter_stay_data(
     with TestClient(create_app(bundled.settings, store), raise_server_exceptions=False) as client:
         for name, parameter, kind in _served_parameters(bundled):
             _assert_stays_data(client, bundled, name, parameter, kind, payload)
+
+
+# --- queries that name no dataset: with the graph lists, or as they are --------------------------
+
+RDFS = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+# Ordered SELECTs without blank nodes (compared as bytes), and a CONSTRUCT (compared as graphs).
+# No DISTINCT: a triple held by two graphs is one solution per graph, in the embedded store too.
+PLAIN_SELECTS = (
+    "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }",
+    "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g",
+    "SELECT ?g (COUNT(*) AS ?n) { ?s a ?c . GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g",
+    RDFS + "SELECT ?s ?label { ?s rdfs:label ?label FILTER(isIRI(?s)) } ORDER BY ?label ?s",
+)
+PLAIN_CONSTRUCT = RDFS + "CONSTRUCT { ?s rdfs:label ?label } WHERE { ?s rdfs:label ?label }"
+EXTRA_GRAPH = "urn:psm-kg:test:extra"
+
+
+def _assert_answers_as_embedded(store: RemoteStore, bundled: Served) -> None:
+    embedded = bundled.store
+    for query in PLAIN_SELECTS:
+        expected = embedded.query(query, timeout_s=30).serialize(formats.SPARQL_CSV)
+        assert store.query(query, timeout_s=30).serialize(formats.SPARQL_CSV) == expected, query
+    nt = formats.N_TRIPLES
+    expected = embedded.query(PLAIN_CONSTRUCT, timeout_s=30).serialize(nt)
+    got = store.query(PLAIN_CONSTRUCT, timeout_s=30).serialize(nt)
+    assert same_graph(got, expected, nt.media_type)
+
+
+def _assert_sends_graph_lists(store: RemoteStore, bundled: Served, sends: bool) -> None:
+    graphs = sorted(bundled.store.graph_sizes())
+    assert store.sends_dataset is sends
+    fields = store.request(PLAIN_SELECTS[0]).fields
+    if sends:
+        assert fields["default-graph-uri"] == fields["named-graph-uri"] == graphs
+    else:
+        assert fields == {"query": PLAIN_SELECTS[0]}
+    # A dataset of the request's own, or of the query's FROM, is sent either way.
+    dataset = store.request(PLAIN_SELECTS[0], dataset=DatasetSpec((graphs[0],), ()))
+    assert dataset.fields["default-graph-uri"] == [graphs[0]]
+    with_from = f"SELECT * FROM <{graphs[0]}> {{ ?s ?p ?o }}"
+    assert store.request(with_from).fields == {
+        "query": with_from,
+        "default-graph-uri": [graphs[0]],
+        "named-graph-uri": [NO_GRAPH],
+    }
+
+
+def test_an_oxigraph_server_with_the_union_default_graph_is_asked_without_graph_lists(
+    oxigraph_union: EngineServer, bundled: Served
+) -> None:
+    store = remote_store(oxigraph_union, bundled.settings.dist_dir, 1_000_000)
+    try:
+        _assert_sends_graph_lists(store, bundled, sends=False)
+        _assert_answers_as_embedded(store, bundled)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_engine_whose_default_graph_is_not_the_dataset_is_sent_the_graph_lists(
+    engine: str, bundled: Served, request: pytest.FixtureRequest
+) -> None:
+    server: EngineServer = request.getfixturevalue(engine)
+    store = remote_store(server, bundled.settings.dist_dir, 1_000_000)
+    try:
+        _assert_sends_graph_lists(store, bundled, sends=True)
+        if engine == "oxigraph":  # Virtuoso's answers differ anyway (DEVIATIONS)
+            _assert_answers_as_embedded(store, bundled)
+    finally:
+        store.close()
+
+
+def test_a_graph_outside_the_dataset_keeps_the_graph_lists_and_stays_out_of_answers(
+    oxigraph_union: EngineServer, bundled: Served
+) -> None:
+    extra = b'<urn:psm-kg:test:x> <http://www.w3.org/2000/01/rdf-schema#label> "extra" .\n'
+    params = {"graph": EXTRA_GRAPH}
+    put = httpx.put(
+        oxigraph_union.graph_store_url,
+        params=params,
+        content=extra,
+        headers={"Content-Type": "application/n-triples"},
+    )
+    assert put.status_code in (200, 201, 204), put.text
+    try:
+        store = remote_store(oxigraph_union, bundled.settings.dist_dir, 1_000_000)
+        try:
+            _assert_sends_graph_lists(store, bundled, sends=True)
+            _assert_answers_as_embedded(store, bundled)
+        finally:
+            store.close()
+    finally:  # the module's other tests share this server
+        httpx.delete(oxigraph_union.graph_store_url, params=params).raise_for_status()
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "max_download_bytes"), [(1e-9, 1_000_000), (30.0, 10)], ids=["timeout", "cap"]
+)
+def test_a_failed_question_about_the_store_s_own_dataset_keeps_the_graph_lists(
+    oxigraph_union: EngineServer, bundled: Served, timeout_s: float, max_download_bytes: int
+) -> None:
+    graphs = bundled.store.graph_sizes()
+    store = RemoteStore(
+        oxigraph_union.query_url, "hash", graphs, max_download_bytes=max_download_bytes
+    )
+    try:
+        reason = store.use_own_dataset(timeout_s)
+        assert reason is not None
+        assert reason.startswith("a query about its own dataset failed")
+        assert store.sends_dataset is True
+    finally:
+        store.close()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from psm_kg.sparql_text import QueryForm, has_dataset_clause, masked, query_form, service_targets
+from psm_kg.sparql_text import (
+    QueryForm,
+    dataset_clauses,
+    has_dataset_clause,
+    masked,
+    query_form,
+    service_targets,
+)
 
 
 @pytest.mark.parametrize(
@@ -90,3 +97,37 @@ def test_service_targets_are_read_from_iris_and_prefixed_names(
 )
 def test_dataset_clauses_are_recognised_only_as_keywords(text: str, expected: bool) -> None:
     assert has_dataset_clause(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "default", "named"),
+    [
+        ("SELECT * FROM <http://g/a> { ?s ?p ?o }", ("http://g/a",), ()),
+        (
+            "PREFIX g: <http://g/> SELECT * FROM g:a from named g:b FROM NAMED <http://g/c> {}",
+            ("http://g/a",),
+            ("http://g/b", "http://g/c"),
+        ),
+        ("SELECT * { ?s ?p 'FROM <http://g/x>' } # FROM <http://g/y>", (), ()),
+    ],
+    ids=["IRI", "prefixed names and NAMED", "in a literal and a comment"],
+)
+def test_dataset_clauses_give_their_graphs_and_can_be_taken_out(
+    text: str, default: tuple[str, ...], named: tuple[str, ...]
+) -> None:
+    clauses = dataset_clauses(text)
+    assert clauses is not None
+    assert (clauses.default_graphs, clauses.named_graphs) == (default, named)
+    removed = clauses.removed_from(text)
+    assert len(removed) == len(text)
+    assert not has_dataset_clause(removed)
+    assert removed.split("{")[1:] == text.split("{")[1:]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["SELECT * FROM <a> {}", "SELECT * FROM x:a {}", "SELECT * FROM ?g {}"],
+    ids=["relative IRI", "undeclared prefix", "not a graph name"],
+)
+def test_a_dataset_clause_that_cannot_be_resolved_gives_none(text: str) -> None:
+    assert dataset_clauses(text) is None

@@ -69,6 +69,7 @@ from psm_kg.store import (
     DatasetStore,
     QueryKind,
     QueryRejected,
+    StoreRefusedQuery,
 )
 
 logger = logging.getLogger(__name__)
@@ -525,6 +526,11 @@ async def _evaluate(request: Request, job: QueryJob) -> Answer:
     timeout_s = job.timeout_s
     try:
         answer = await evaluator.evaluate_async(job)
+    except StoreRefusedQuery as error:
+        # A limit of the remote store that these parameters reach (a large offset, say): its
+        # message tells the client what to change.
+        observability.record_query(request, "error")
+        raise Problem(400, error.title, error.message) from None
     except QueryRejected as error:
         # The query text comes from the server's own files and values are bound, not spliced:
         # a rejection is the file's fault, not the client's.

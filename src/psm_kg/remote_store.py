@@ -9,8 +9,10 @@ was loaded into with `psm-kg load`. What the routers see does not change:
 - **the same default graph**: the union of the dataset's named graphs. Engines differ (Virtuoso's
   default graph is everything it holds, the Oxigraph server's is its own empty default graph),
   so a request naming no dataset is sent with a ``default-graph-uri`` and a ``named-graph-uri``
-  for each graph of graphs.json, unless the query has FROM or FROM NAMED. A dataset the request
-  names is passed on;
+  for each graph of graphs.json, unless the query has FROM or FROM NAMED. An engine whose own
+  dataset is found to be the built one at start-up (:meth:`RemoteStore.use_own_dataset`: the
+  Oxigraph server with ``--union-default-graph`` holding only the dataset) is sent such a
+  request as it is, which it answers faster. A dataset the request names is passed on;
 - **the same checks and errors**: every query is checked here first, as the embedded store
   checks it (store.check_query: parsed by pyoxigraph, update refusal, SERVICE allow-list,
   substitutions), so a malformed query gets the same 400 and an update never reaches the store;
@@ -33,6 +35,8 @@ remote_evaluation.RemoteEvaluator.
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,18 +50,20 @@ from psm_kg import formats
 from psm_kg.build import GRAPHS_FILE, HASH_FILE
 from psm_kg.config import Settings
 from psm_kg.remote_results import INTERCHANGE, RemoteOutcome
-from psm_kg.sparql_text import has_dataset_clause, substitute
+from psm_kg.sparql_text import dataset_clauses, has_dataset_clause, substitute
 from psm_kg.store import (
     UNION_SIZE_QUERY,
     BackendUnavailable,
     DatasetSpec,
     DatasetStore,
     QueryKind,
+    QueryRejected,
     QuerySyntaxError,
     QueryTimeout,
     ResultTooLarge,
     Store,
     StoreError,
+    StoreRefusedQuery,
     Term,
     check_query,
     count_in,
@@ -76,6 +82,17 @@ NO_GRAPH = "urn:psm-kg:no-graph"
 PROBE_TIMEOUT_S = 3.0
 UNION_TIMEOUT_S = 60.0
 DETAIL_CHARS = 300
+# Asked of the store's own dataset (no dataset fields) by RemoteStore.use_own_dataset.
+OWN_GRAPHS_QUERY = "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } }"
+TRIPLES_QUERY = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
+
+# Virtuoso answers an error of its own about a query with HTTP 500 and "Virtuoso SQLSTATE Error
+# ...": 22023 for a limit it puts on sorting, say. Connection (08) and transaction (40) states
+# are about the store, not the query.
+_VIRTUOSO_ERROR = re.compile(r"Virtuoso (?P<state>[0-9A-Z]{5}) Error")
+_TRANSIENT_STATES = ("08", "40")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,6 +125,7 @@ class RemoteStore:
         self._size = sum(self._graphs.values())
         self.max_download_bytes = max_download_bytes
         self._union_size: int | None = None
+        self._sends_dataset = True
         self._client: httpx2.Client | None = None
         self._lock = threading.Lock()
 
@@ -133,6 +151,72 @@ class RemoteStore:
             self._union_size = count_in(ox.parse_query_results(body, ox.QueryResultsFormat.JSON))
         return self._union_size
 
+    @property
+    def sends_dataset(self) -> bool:
+        """Whether a query that names no dataset is sent with the graphs of graphs.json (True)
+        or as it is, to the store's own dataset (False: see :meth:`use_own_dataset`)."""
+        return self._sends_dataset
+
+    def use_own_dataset(self, timeout_s: float) -> str | None:
+        """Send queries that name no dataset as they are from now on, if the store's own dataset
+        is the built one: None then; else why not, and nothing changes. Each query it asks is
+        bounded by ``timeout_s``; any failure keeps the graph lists.
+
+        Asked with no dataset fields, the store must give: (1) as the named graphs holding
+        triples, exactly the non-empty graphs of graphs.json; (2) as many distinct triples in
+        its default graph as union_size() (the union of those graphs, named explicitly); (3) as
+        many triples, duplicates included, as the same count asked with the graph lists.
+
+        Why counts are enough: in an engine whose default graph is the union of all its graphs
+        (the Oxigraph server with ``--union-default-graph``), (1) makes that union hold every
+        triple of the dataset's union, and perhaps more (those of its own default graph). A
+        finite set that contains another and has as many elements (2) is that set. (3) then
+        rules out triples held twice (in its own default graph as well), which would repeat
+        solutions; it is not compared with (2)'s number, since an engine may count a triple
+        once per graph holding it (the Oxigraph server and pyoxigraph do) and the dataset's
+        graphs share some triples.
+
+        What it assumes: that the default graph is such a union; this is not checked. An engine
+        whose default graph is its own (the Oxigraph server without the flag) passes (2) only
+        if that graph holds as many distinct triples as the dataset's union: empty, as `psm-kg
+        load` leaves it, it fails. Virtuoso fails (1) with its system graphs. Like
+        remote_load.verify it reads counts, not contents, and it holds at start-up: a graph
+        loaded into the store later is not seen, as the content hash already assumes.
+        """
+        try:
+            found = self._plain_rows(OWN_GRAPHS_QUERY, timeout_s)
+            graphs = {_graph_name(row["g"]) for row in found}
+            expected = set(self.graph_sizes())
+            if graphs != expected:
+                extra, missing = len(graphs - expected), len(expected - graphs)
+                return f"its named graphs are not the dataset's ({extra} more, {missing} missing)"
+            distinct = count_in(self._plain_rows(UNION_SIZE_QUERY, timeout_s))
+            if distinct != self.union_size():
+                return (
+                    f"its default graph holds {distinct} distinct triples, "
+                    f"not the {self.union_size()} of the dataset's union"
+                )
+            plain = count_in(self._plain_rows(TRIPLES_QUERY, timeout_s))
+            listed = count_in(self._solutions(self.request(TRIPLES_QUERY), timeout_s))
+            if plain != listed:
+                return f"its default graph holds {plain} triples, not {listed}"
+        except (QueryRejected, QueryTimeout, ResultTooLarge, BackendUnavailable) as error:
+            return f"a query about its own dataset failed: {error}"
+        self._sends_dataset = False
+        return None
+
+    def _plain_rows(self, sparql: str, timeout_s: float) -> ox.QuerySolutions:
+        """The store's answer to ``sparql`` asked of its own dataset (no dataset fields)."""
+        return self._solutions(RemoteRequest(QueryKind.SOLUTIONS, {"query": sparql}), timeout_s)
+
+    def _solutions(self, request: RemoteRequest, timeout_s: float) -> ox.QuerySolutions:
+        deadline = time.monotonic() + timeout_s
+        body = self.fetch(request, deadline, timeout_s, self.max_download_bytes)
+        json = self.outcome(request, body, deadline, timeout_s).serialize(formats.SPARQL_JSON)
+        result = ox.parse_query_results(json, ox.QueryResultsFormat.JSON)
+        assert isinstance(result, ox.QuerySolutions)
+        return result
+
     # --- queries -----------------------------------------------------------------------------
 
     def request(
@@ -147,10 +231,20 @@ class RemoteStore:
         kind = check_query(sparql, allowed_services=allowed_services, substitutions=substitutions)
         text = substitute(sparql, {name: str(term) for name, term in (substitutions or {}).items()})
         fields: dict[str, str | list[str]] = {"query": text}
+        clauses = dataset_clauses(text) if has_dataset_clause(text) else None
         if dataset is not None:
+            # The protocol's dataset wins over FROM (SPARQL 1.1 Protocol 2.1.4); Virtuoso lets
+            # FROM win, so the clauses are taken out of the text it gets.
+            if clauses is not None:
+                fields["query"] = clauses.removed_from(text)
             fields["default-graph-uri"] = list(dataset.default_graphs) or [NO_GRAPH]
             fields["named-graph-uri"] = list(dataset.named_graphs) or [NO_GRAPH]
-        elif not has_dataset_clause(sparql):
+        elif clauses is not None:
+            # FROM and FROM NAMED as protocol fields too: the Oxigraph server with
+            # --union-default-graph keeps its union as the default graph despite FROM.
+            fields["default-graph-uri"] = list(clauses.default_graphs) or [NO_GRAPH]
+            fields["named-graph-uri"] = list(clauses.named_graphs) or [NO_GRAPH]
+        elif self._sends_dataset and not has_dataset_clause(text):
             fields["default-graph-uri"] = list(self._graphs)
             fields["named-graph-uri"] = list(self._graphs)
         return RemoteRequest(kind, fields)
@@ -233,6 +327,11 @@ class RemoteStore:
 # --- shared by the synchronous and asynchronous requests ----------------------------------------
 
 
+def _graph_name(term: object) -> str:
+    """A graph's IRI; any other term as written (never equal to an IRI of graphs.json)."""
+    return term.value if isinstance(term, ox.NamedNode) else str(term)
+
+
 def _remaining(deadline: float, timeout_s: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
@@ -264,6 +363,9 @@ def answer_error(url: str, status: int, text: str, timeout_s: float) -> Exceptio
     lowered = detail.lower()
     if status >= 500 and ("timeout" in lowered or "timed out" in lowered or "s1t00" in lowered):
         return QueryTimeout(timeout_s)
+    engine_error = _VIRTUOSO_ERROR.match(detail)
+    if status == 500 and engine_error and not engine_error["state"].startswith(_TRANSIENT_STATES):
+        return StoreRefusedQuery(f"the SPARQL store could not evaluate the query: {detail}")
     return BackendUnavailable(url, f"HTTP {status}" + (f": {detail}" if detail else ""))
 
 
@@ -328,6 +430,22 @@ def connect(
         store.union_size()  # now, so the Service Description never waits for the store
     except (BackendUnavailable, QueryTimeout) as error:
         raise StoreError(f"the SPARQL store at {url} failed a query: {error}") from None
+    why_not = store.use_own_dataset(target.timeout_s)
+    if why_not is None:
+        logger.info(
+            "the SPARQL store at %s holds only the built dataset, its default graph their union: "
+            "queries that name no dataset are sent as they are",
+            url,
+        )
+    else:
+        logger.info(
+            "queries that name no dataset are sent to the SPARQL store at %s with the %d graphs "
+            "of %s: %s",
+            url,
+            len(graphs),
+            GRAPHS_FILE,
+            why_not,
+        )
     return store
 
 

@@ -16,6 +16,7 @@ literal or an IRI does not count and positions in the masked text are positions 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 
 # Order matters: long strings before short ones.
@@ -134,6 +135,54 @@ def service_targets(sparql: str) -> list[str | None]:
         namespace = prefixes.get(name.group(1) or "")
         targets.append(None if namespace is None else namespace + (name.group(2) or ""))
     return targets
+
+
+_FROM = re.compile(r"(?<![\w?$:])FROM(?![\w:-])\s*(NAMED(?![\w:-]))?\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DatasetClauses:
+    """The FROM and FROM NAMED clauses of a query: their graphs and where they are written."""
+
+    default_graphs: tuple[str, ...]
+    named_graphs: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+    def removed_from(self, sparql: str) -> str:
+        """The query with its dataset clauses blanked out (offsets kept)."""
+        for start, end in self.spans:
+            sparql = sparql[:start] + " " * (end - start) + sparql[end:]
+        return sparql
+
+
+def dataset_clauses(sparql: str) -> DatasetClauses | None:
+    """The query's FROM / FROM NAMED graphs, as absolute IRIs; None when a clause names a graph
+    this reading cannot resolve (an unknown prefix, a relative IRI: BASE is not applied)."""
+    text = masked(sparql)
+    prefixes: dict[str, str] | None = None
+    default: list[str] = []
+    named: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for keyword in _FROM.finditer(text):
+        at = keyword.end()
+        if text.startswith("<", at):
+            end = text.index(">", at) + 1
+            iri = sparql[at + 1 : end - 1].strip()
+        else:
+            name = _PREFIXED_NAME.match(text, at)
+            if name is None or not name.group(0):
+                return None
+            if prefixes is None:
+                prefixes = _prefixes(sparql, text)
+            namespace = prefixes.get(name.group(1) or "")
+            if namespace is None:
+                return None
+            end, iri = name.end(), namespace + (name.group(2) or "")
+        if ":" not in iri:
+            return None
+        (named if keyword.group(1) else default).append(iri)
+        spans.append((keyword.start(), end))
+    return DatasetClauses(tuple(default), tuple(named), tuple(spans))
 
 
 # --- rewriting for a store that has no pre-binding ---------------------------------------------

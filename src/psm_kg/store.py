@@ -73,6 +73,16 @@ class QueryRejected(Exception):
         super().__init__(message)
 
 
+class StoreRefusedQuery(QueryRejected):
+    """A remote store answered with an error about this query (a limit of its own, a construct
+    it does not evaluate): asking again will not help, so not a 503."""
+
+    title = "Query refused by the store"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
 class QuerySyntaxError(QueryRejected):
     title = "Malformed query"
 
