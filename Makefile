@@ -73,8 +73,10 @@ pyshacl-sdist: $(STAMP)
 	test -f $(PYSHACL_SDIST_DIR)/pyshacl-$$v.tar.gz || \
 	$(BIN)/python -m pip download --quiet --no-deps --no-binary :all: "pyshacl==$$v" -d $(PYSHACL_SDIST_DIR)
 
+# One worker per core (at most 4), each taking whole test files: a module's servers and engines
+# start once, in the worker that runs it.
 pytest: $(STAMP) pyshacl-sdist $(NODE_STAMP) $(UI_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile
 
 test: lint typecheck pytest
 

@@ -2,6 +2,12 @@
 
 Tests never build into tests/data/: every tree is copied to a temporary directory first. Settings
 are loaded with an empty environment, so PSM_KG_* variables of the developer's shell cannot leak in.
+
+The HTTP suite runs on every backend: in a module marked ``every_backend``, each test that takes
+``client`` runs three times, on the embedded store and on the Oxigraph server and Virtuoso
+(`serve --store`), both started once per session and loaded with the built fixture tree
+(tests/engines.py, tests/remote_backends.py). A test about the embedded store alone is marked
+``embedded_only`` with the reason.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from engines import EngineServer, oxigraph_server, virtuoso_server
 from psm_kg.app import create_app
 from psm_kg.build import build_dist
 from psm_kg.config import Settings, load_settings
 from psm_kg.query_workers import WorkerPool
+from psm_kg.remote_store import RemoteStore
 from psm_kg.store import Store
+from remote_backends import BACKENDS, load_dist, remote_store, started
 
 APP_DATA = Path(__file__).parent / "data" / "app"
 FIXTURE_TREE = APP_DATA / "tree"
@@ -82,9 +91,57 @@ def query_pool(store: Store) -> Iterator[WorkerPool]:
     pool.close()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if (
+        "client" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("every_backend") is not None
+        and metafunc.definition.get_closest_marker("embedded_only") is None
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def client(built_settings: Settings, store: Store, query_pool: WorkerPool) -> Iterator[TestClient]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store behind ``client``: embedded, unless the module runs on every backend."""
+    return str(getattr(request, "param", "embedded"))
+
+
+@pytest.fixture(scope="session")
+def oxigraph_engine(built_settings: Settings) -> Iterator[EngineServer]:
+    for server in started("the HTTP suite on the Oxigraph server", oxigraph_server):
+        load_dist(server, built_settings.dist_dir)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def virtuoso_engine(built_settings: Settings) -> Iterator[EngineServer]:
+    for server in started("the HTTP suite on Virtuoso", virtuoso_server):
+        load_dist(server, built_settings.dist_dir)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def oxigraph_store(built_settings: Settings, oxigraph_engine: EngineServer) -> RemoteStore:
+    """The fixture tree in the Oxigraph server; each app's evaluator closes only its connections."""
+    dist = built_settings.dist_dir
+    return remote_store(oxigraph_engine, dist, built_settings.max_result_bytes)
+
+
+@pytest.fixture(scope="session")
+def virtuoso_store(built_settings: Settings, virtuoso_engine: EngineServer) -> RemoteStore:
+    dist = built_settings.dist_dir
+    return remote_store(virtuoso_engine, dist, built_settings.max_result_bytes)
+
+
+@pytest.fixture
+def client(
+    backend: str, built_settings: Settings, request: pytest.FixtureRequest
+) -> Iterator[TestClient]:
     """The real app over the built fixture tree; server errors come back as responses."""
-    app = create_app(built_settings, store, query_pool)
+    if backend == "embedded":
+        store = request.getfixturevalue("store")
+        app = create_app(built_settings, store, request.getfixturevalue("query_pool"))
+    else:
+        app = create_app(built_settings, request.getfixturevalue(f"{backend}_store"))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client

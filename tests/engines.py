@@ -9,7 +9,8 @@
   database takes about 15 s to come up. The DBA password (``dba`` in a new database) is then
   changed through ``isql-vt`` to a random one made for this run. Anonymous read-only queries at
   ``/sparql``; queries and SPARQL Update at ``/sparql-auth``, Graph Store at
-  ``/sparql-graph-crud-auth``, both with HTTP Digest as ``dba``.
+  ``/sparql-graph-crud-auth``, both with HTTP Digest as ``dba``. :class:`VirtuosoDatabase`
+  keeps the directory and ports, so that its server can be killed and started again on them.
 
 A missing engine skips the test locally, with how to install it; under CI=true it fails the test
 instead, since CI installs both (.ci/run and ``pip install -e '.[dev]'``). Every wait is bounded;
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -127,8 +128,10 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_GRACE_S)
 
 
-def _spawn(command: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:
+def _spawn(
+    command: list[str], log: Path, cwd: Path | None = None, *, append: bool = False
+) -> subprocess.Popen[bytes]:
+    with log.open("ab" if append else "wb") as output:
         return subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -213,49 +216,93 @@ def _isql(sql_address: str, password: str, statement: str) -> subprocess.Complet
     )
 
 
-@contextmanager
-def virtuoso_server() -> Iterator[EngineServer]:
-    """Virtuoso 7 with a new database in a temporary directory, on free loopback ports, its
-    DBA password changed to a random one (``EngineServer.password``), until the block ends."""
-    reason = virtuoso_missing()
-    if reason:
-        raise EngineUnavailable(reason)
-    with tempfile.TemporaryDirectory(prefix="psm-kg-virtuoso-") as name:
-        directory = Path(name)
-        (directory / "www").mkdir()
+class VirtuosoDatabase:
+    """One Virtuoso database directory on two fixed loopback ports, its server started, killed
+    and started again at will: a restart finds the data (and the DBA password) of the previous
+    run, as a crashed server restarted by systemd would (Virtuoso rolls its transaction log
+    forward at start-up)."""
+
+    def __init__(self, directory: Path) -> None:
+        (directory / "www").mkdir(exist_ok=True)
         sql_port = free_port()
         http_port = free_port()
         while http_port == sql_port:
             http_port = free_port()
-        sql_address, http_address = f"{HOST}:{sql_port}", f"{HOST}:{http_port}"
-        ini = directory / "virtuoso.ini"
-        ini.write_text(virtuoso_ini(directory, sql_address, http_address), encoding="utf-8")
-        log = directory / "virtuoso-t.out"
-        process = _spawn([VIRTUOSO, "+foreground", "+configfile", str(ini)], log, cwd=directory)
-        base = f"http://{http_address}"
-        password = f"psm-kg-test-{secrets.token_hex(8)}"  # made for this run, gone with it
-        server = EngineServer(
+        self.directory = directory
+        self.sql_address, self.http_address = f"{HOST}:{sql_port}", f"{HOST}:{http_port}"
+        self.ini = directory / "virtuoso.ini"
+        self.ini.write_text(
+            virtuoso_ini(directory, self.sql_address, self.http_address), encoding="utf-8"
+        )
+        self.log = directory / "virtuoso-t.out"
+        self.password = f"psm-kg-test-{secrets.token_hex(8)}"  # made for this run, gone with it
+        self.server: EngineServer | None = None
+        self._starts = 0
+
+    def start(self, limit_s: float = VIRTUOSO_START_LIMIT_S) -> EngineServer:
+        """virtuoso-t on the database, once it answers a query (EngineStartError otherwise);
+        the DBA password is changed at the first start only."""
+        if self.server is not None and self.server.process.poll() is None:
+            raise EngineStartError(f"Virtuoso is running already ({self.server.process.pid})")
+        command = [VIRTUOSO, "+foreground", "+configfile", str(self.ini)]
+        process = _spawn(command, self.log, cwd=self.directory, append=self._starts > 0)
+        base = f"http://{self.http_address}"
+        self.server = EngineServer(
             "Virtuoso",
             base,
             f"{base}/sparql",
             f"{base}/sparql-auth",
             f"{base}/sparql-graph-crud-auth",
             process,
-            log,
+            self.log,
             VIRTUOSO_USER,
-            password,
+            self.password,
         )
-        try:
-            _wait_until_answering(server, VIRTUOSO_START_LIMIT_S)
+        self._starts += 1
+        _wait_until_answering(self.server, limit_s)
+        if self._starts == 1:
             changed = _isql(
-                sql_address,
+                self.sql_address,
                 VIRTUOSO_DEFAULT_PASSWORD,
-                f"USER_SET_PASSWORD('{VIRTUOSO_USER}', '{password}');",
+                f"USER_SET_PASSWORD('{VIRTUOSO_USER}', '{self.password}');",
             )
             if changed.returncode != 0:
                 raise EngineStartError(
                     f"isql-vt could not set the DBA password: {changed.stdout}{changed.stderr}"
                 )
-            yield server
+        return self.server
+
+    def kill(self) -> None:
+        """SIGKILL to the server's process group, as a crash or the OOM killer would."""
+        if self.server is None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(self.server.process.pid, signal.SIGKILL)
+        self.server.process.wait(timeout=STOP_GRACE_S)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            _stop(self.server.process)
+
+
+@contextmanager
+def virtuoso_database() -> Iterator[VirtuosoDatabase]:
+    """A new Virtuoso database in a temporary directory, not started yet; whatever server is
+    running on it when the block ends is stopped, and the directory removed."""
+    reason = virtuoso_missing()
+    if reason:
+        raise EngineUnavailable(reason)
+    with tempfile.TemporaryDirectory(prefix="psm-kg-virtuoso-") as name:
+        database = VirtuosoDatabase(Path(name))
+        try:
+            yield database
         finally:
-            _stop(process)
+            database.stop()
+
+
+@contextmanager
+def virtuoso_server() -> Iterator[EngineServer]:
+    """Virtuoso 7 with a new database in a temporary directory, on free loopback ports, its
+    DBA password changed to a random one (``EngineServer.password``), until the block ends."""
+    with virtuoso_database() as database:
+        yield database.start()

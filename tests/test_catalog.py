@@ -32,6 +32,8 @@ from psm_kg.query_workers import InProcessEvaluator
 from psm_kg.store import Store
 from psm_kg.validation import Severity, validate_paths
 
+pytestmark = pytest.mark.every_backend  # `client`: the embedded store and each engine
+
 ROOT = Path(__file__).resolve().parents[1]
 SPDX = Namespace("http://spdx.org/rdf/terms#")
 VOID = Namespace("http://rdfs.org/ns/void#")

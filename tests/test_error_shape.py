@@ -16,6 +16,8 @@ from psm_kg.app import create_app
 from psm_kg.config import Settings
 from psm_kg.store import QueryOutcome, Store
 
+pytestmark = pytest.mark.every_backend  # `client`: the embedded store and each engine
+
 FORM = "application/x-www-form-urlencoded"
 TURTLE = "text/turtle"
 Send = Callable[[TestClient], httpx2.Response]

@@ -22,6 +22,8 @@ from psm_kg.config import Settings
 from psm_kg.metrics import CONTENT_TYPE, DURATION_BUCKETS, QUERY_OUTCOMES, Metrics
 from psm_kg.store import Store
 
+pytestmark = pytest.mark.every_backend  # `client`: the embedded store and each engine
+
 Labels = frozenset[tuple[str, str]]
 PILLARS = "SELECT ?p WHERE { ?p a <https://w3id.org/psm/ontology#Pillar> }"
 

@@ -28,6 +28,8 @@ from psm_kg.config import Settings
 from psm_kg.query_workers import Answer, QueryJob, WorkerPool
 from psm_kg.store import Store
 
+pytestmark = pytest.mark.every_backend  # `client`: the embedded store and each engine
+
 GRAPH = "https://w3id.org/psm/milano/graph/"
 PLAN, TERRITORY = GRAPH + "plan", GRAPH + "territory"
 COUNT = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
@@ -133,19 +135,29 @@ def test_the_etag_depends_on_the_dataset(client: TestClient) -> None:
     assert union.headers["etag"] != plan.headers["etag"]
 
 
-def test_a_query_cannot_make_the_server_read_a_file_or_fetch_a_url(client: TestClient) -> None:
+def test_a_query_cannot_make_the_server_read_a_file_or_fetch_a_url(
+    client: TestClient, backend: str
+) -> None:
     """FROM and GRAPH name graphs of the dataset; nothing is loaded from where they point."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         listener.settimeout(0.5)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/data.ttl"
+        counted_graph = f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{url}> {{ ?s ?p ?o }} }}"
         for query in (
             f"SELECT (COUNT(*) AS ?n) FROM <{url}> {{ ?s ?p ?o }}",
             "SELECT (COUNT(*) AS ?n) FROM <file:///etc/passwd> { ?s ?p ?o }",
-            f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{url}> {{ ?s ?p ?o }} }}",
+            counted_graph,
         ):
-            assert count(client.get("/sparql", params={"query": query})) == 0
+            expected = 0
+            if (backend, query) == ("virtuoso", counted_graph):
+                expected = 1  # Virtuoso 7 counts one solution where SELECT * (below) has none
+            assert count(client.get("/sparql", params={"query": query})) == expected, query
+        rows = client.get(
+            "/sparql", params={"query": f"SELECT * {{ GRAPH <{url}> {{ ?s ?p ?o }} }}"}
+        )
+        assert rows.json()["results"]["bindings"] == []
         for update in (f"LOAD <{url}>", "LOAD <file:///etc/passwd>"):
             assert client.get("/sparql", params={"query": update}).status_code == 400
         with pytest.raises(TimeoutError):

@@ -26,6 +26,8 @@ from psm_kg.build import build_dist
 from psm_kg.config import Settings
 from psm_kg.store import Store
 
+pytestmark = pytest.mark.every_backend  # `client`: the embedded store and each engine
+
 ROOT = Path(__file__).resolve().parents[1]
 VALID = ROOT / "ontology" / "examples" / "valid" / "plan-edition.ttl"
 INVALID = ROOT / "ontology" / "examples" / "invalid" / "Pillar-label-en.ttl"
