@@ -360,7 +360,8 @@ def test_values_are_bound_as_typed_terms_and_mapped_to_json(
         "value": "-3",
         "datatype": "http://www.w3.org/2001/XMLSchema#integer",
     }
-    assert row["positive"]["value"] == "false"
+    # Virtuoso 7 answers xsd:boolean values as the xsd:integer 0 or 1
+    assert row["positive"]["value"] == ("0" if backend == "virtuoso" else "false")
 
 
 def _served_parameters(served: Served) -> list[tuple[str, str, str]]:

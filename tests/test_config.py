@@ -138,6 +138,7 @@ SAMPLES = {
     "cors_origins": "https://portal.example",
     "store_url": "http://127.0.0.1:7878/query",
     "store_wait_s": "1",
+    "root_path": "/psm",
 }
 
 

@@ -37,6 +37,7 @@ from psm_kg.store import (
     QueryKind,
     QuerySyntaxError,
     QueryTimeout,
+    StoreRefusedQuery,
     SubstitutionRejected,
 )
 from remote_backends import ENGINES, load_dist, remote_store, same_graph, started
@@ -133,11 +134,23 @@ URL = "http://127.0.0.1:9/sparql"
     [
         (400, "Virtuoso 37000 Error SP030: syntax error", QuerySyntaxError),
         (500, "Virtuoso S1T00 Error SR171: Transaction timed out", QueryTimeout),
-        (500, "Virtuoso 22023 Error SL001: LCASE needs a string", BackendUnavailable),
+        (500, "Virtuoso 22023 Error SL001: LCASE needs a string", StoreRefusedQuery),
+        (500, "Virtuoso 08C01 Error CL065: Lost connection to server", BackendUnavailable),
+        (500, "Virtuoso 40001 Error SR172: Transaction deadlocked", BackendUnavailable),
+        (500, "Internal Server Error", BackendUnavailable),
         (503, "", BackendUnavailable),
         (404, "<html>Not found</html>", BackendUnavailable),
     ],
-    ids=["400", "timeout", "500", "503", "404"],
+    ids=[
+        "400",
+        "timeout",
+        "500 about the query",
+        "500 connection",
+        "500 deadlock",
+        "500",
+        "503",
+        "404",
+    ],
 )
 def test_each_error_status_of_the_store_maps_to_its_exception(
     status: int, text: str, expected: type[Exception]
@@ -146,6 +159,8 @@ def test_each_error_status_of_the_store_maps_to_its_exception(
     assert type(error) is expected
     if isinstance(error, QuerySyntaxError):
         assert "SP030: syntax error" in error.message
+    if isinstance(error, StoreRefusedQuery):
+        assert error.message.endswith("SL001: LCASE needs a string")
     if isinstance(error, BackendUnavailable):
         assert str(error).startswith(f"the SPARQL store at {URL} is not answering")
 

@@ -151,7 +151,8 @@ def _rdf_document(
     if key not in served.bodies:
         served.bodies[key] = _render(_settings(request).dist_dir / file_name, prefixes, fmt)
     body = served.bodies[key]
-    headers = {"Content-Location": f"{path}.{fmt.extension}"}
+    root_path = str(request.scope.get("root_path", ""))
+    headers = {"Content-Location": f"{root_path}{path}.{fmt.extension}"}
     if extension is None:
         headers["Vary"] = "Accept"
     media_type = fmt.media_type + ("; charset=utf-8" if fmt is not formats.RDF_XML else "")
@@ -224,6 +225,7 @@ async def dump(request: Request, name: str) -> Response:
 
 
 def _site(request: Request) -> str:
+    """Scheme, host and root path, no trailing slash: ``https://example.org/psm``."""
     return str(request.base_url).rstrip("/")
 
 

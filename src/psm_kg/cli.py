@@ -49,7 +49,7 @@ def main() -> None:
     PSM_KG_MAX_BODY_BYTES, PSM_KG_QUERY_WORKERS, PSM_KG_MAX_RESULT_BYTES,
     PSM_KG_RESULT_CACHE_BYTES, PSM_KG_CACHE_MAX_AGE_S, PSM_KG_SERVICE_ALLOWLIST,
     PSM_KG_CORS_ORIGINS, PSM_KG_ACCESS_LOG, PSM_KG_CACHE_DIR, PSM_KG_STORE_URL,
-    PSM_KG_STORE_WAIT_S); command-line options win over
+    PSM_KG_STORE_WAIT_S, PSM_KG_ROOT_PATH); command-line options win over
     the environment. Lists (PSM_KG_SERVICE_ALLOWLIST, PSM_KG_CORS_ORIGINS) are comma-separated.
     """
 
@@ -342,6 +342,12 @@ def _check_get_path(ctx: click.Context, param: click.Parameter, value: str | Non
     help="Serve from the SPARQL 1.1 query endpoint at URL, loaded with `psm-kg load`, instead "
     "of from memory [default: none].",
 )
+@click.option(
+    "--root-path",
+    metavar="PATH",
+    help="The path prefix a reverse proxy serves the site under and strips (/psm for "
+    "https://example.org/psm/); links and redirects carry it [default: none].",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -351,6 +357,7 @@ def serve(
     query_timeout_s: float | None,
     query_workers: int | None,
     store_url: str | None,
+    root_path: str | None,
 ) -> None:
     """Serve the SPARQL endpoint at http://HOST:PORT/sparql, building dist/ first if missing.
 
@@ -372,6 +379,7 @@ def serve(
         query_timeout_s=query_timeout_s,
         query_workers=query_workers,
         store_url=store_url,
+        root_path=root_path,
     )
     store = _served_store(settings)
     early_workers = None
@@ -391,8 +399,10 @@ def serve(
         # One request: evaluated in this process rather than in workers started for it.
         one = None if settings.store_url is not None else InProcessEvaluator(store)
         app = create_app(settings, store, one)
-        with TestClient(app, raise_server_exceptions=False) as client:
-            response = client.get(get_path)
+        # The request as uvicorn hands it to the app: root_path in the scope and before the path.
+        prefix = settings.root_path
+        with TestClient(app, root_path=prefix, raise_server_exceptions=False) as client:
+            response = client.get(prefix + get_path)
         click.echo(response.content, nl=not response.content.endswith(b"\n"))
         sys.exit(0 if response.status_code < 400 else 1)
 
@@ -403,12 +413,22 @@ def serve(
     app = create_app(settings, store, early_workers)
     if settings.access_log:
         log_to(sys.stderr)
-    click.echo(
-        f"serving {len(store)} triples at http://{settings.host}:{settings.port}/sparql", err=True
-    )
+    listening = f"serving {len(store)} triples at http://{settings.host}:{settings.port}/sparql"
+    if settings.root_path:
+        listening += f", linked as {settings.root_path}/sparql behind the proxy"
+    click.echo(listening, err=True)
     try:
         # psm-kg's access log replaces uvicorn's, which would add a second line per request.
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+        # uvicorn puts root_path in each request's scope and before its path (ASGI: the path is
+        # the full path); the routers strip it to route and add it to what they write.
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            root_path=settings.root_path,
+            log_level="info",
+            access_log=False,
+        )
     finally:
         if early_workers is not None:
             early_workers.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,10 @@ class Settings:
     store_url: str | None = None
     # How long `serve --store` waits at start-up for the store to answer the count check.
     store_wait_s: float = 30.0
+    # The path prefix a reverse proxy serves the site under ("/psm" for https://example.org/psm/),
+    # which it strips before passing requests on; every link and redirect written carries it.
+    # Empty serves at the root. Data IRIs (base_iri) do not depend on it.
+    root_path: str = ""
 
     def __post_init__(self) -> None:
         # Absolute paths, so that a later chdir (uvicorn, tests) cannot change what they denote.
@@ -119,6 +124,8 @@ class Settings:
         _check_range("store_wait_s", wait, wait >= 0, "a number >= 0")
         base_ok = _is_http_iri(self.base_iri) and self.base_iri.endswith("/")
         _check_range("base_iri", self.base_iri, base_ok, "an http(s) IRI ending in /")
+        root_ok = self.root_path == "" or _ROOT_PATH.fullmatch(self.root_path) is not None
+        _check_range("root_path", self.root_path, root_ok, ROOT_PATH_EXPECTED)
 
     @property
     def ontology_path(self) -> Path:
@@ -131,6 +138,16 @@ class Settings:
     @property
     def data_dir(self) -> Path:
         return self.root / "data"
+
+
+# Segments of unreserved and sub-delimiter characters, none empty, "." or "..": the prefix is
+# written into links as it is, and uvicorn adds it to every request's path as ASCII. No "'":
+# Swagger UI's page quotes its OpenAPI URL with it in a script.
+_ROOT_PATH = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9._~!$&()*+,;=:@-]+)+")
+ROOT_PATH_EXPECTED = (
+    'empty, or a path starting with / and not ending with / (as "/psm"), of letters, digits '
+    "and -._~!$&()*+,;=:@"
+)
 
 
 def _is_http_iri(text: str) -> bool:
@@ -207,6 +224,7 @@ _FIELDS: dict[str, tuple[Callable[[str], Any], tuple[type, ...], str]] = {
     "cache_dir": (_parse_path, (Path,), "a directory path"),
     "store_url": (_parse_optional_str, (str,), "an http(s) URL of a SPARQL query endpoint"),
     "store_wait_s": (_parse_float, (float, int), "a number of seconds"),
+    "root_path": (_parse_str, (str,), ROOT_PATH_EXPECTED),
 }
 assert set(_FIELDS) == {f.name for f in dataclasses.fields(Settings)}, "every field needs a parser"
 

@@ -12,6 +12,7 @@ stays open and is in the sitemap.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 from psm_kg import urls
@@ -54,11 +55,14 @@ def sitemap_xml(site: str, paths: Iterable[str]) -> bytes:
 
 
 def robots_txt(site: str) -> bytes:
-    """Allow all but SPARQL queries; point to the sitemap."""
+    """Allow all but SPARQL queries; point to the sitemap. The rules name paths under the root
+    path of ``site`` (as sitemap_xml's ``site``); a crawler reads robots.txt at the root of a host
+    only, so a site under a prefix has its lines copied there."""
+    root = urlsplit(site).path
     return (
         "User-agent: *\n"
-        "Allow: /\n"
-        f"Disallow: {urls.SPARQL_PATH}?\n"
-        f"Disallow: {urls.SPARQL_PATH}/editor?\n"
+        f"Allow: {root}/\n"
+        f"Disallow: {root}{urls.SPARQL_PATH}?\n"
+        f"Disallow: {root}{urls.SPARQL_PATH}/editor?\n"
         f"Sitemap: {site}{urls.SITEMAP_PATH}\n"
     ).encode()

@@ -178,6 +178,7 @@ async def dataset_report(request: Request, profile: ProfileParameter = DEFAULT_P
         chosen,
         report_format,
         settings.query_timeout_s,
+        str(request.scope.get("root_path", "")),
     )
     return _answer(text, report_format, headers)
 

@@ -47,9 +47,11 @@ def dataset_text(
     profile: Profile,
     report_format: Format,
     timeout_s: float,
+    root_path: str = "",
 ) -> str:
     """The served dataset's report in ``report_format``; ``bounded`` runs the computation in a
-    validation slot, so that only a report not yet cached takes one."""
+    validation slot, so that only a report not yet cached takes one. The HTML page links the
+    other profiles' reports under ``root_path``."""
 
     def compute() -> Report:
         graph = _dataset_graph(store, base_iri, timeout_s)
@@ -59,7 +61,7 @@ def dataset_text(
         (store.content_hash, profile.name), functools.partial(bounded, compute)
     )
     source = f"The served dataset (content hash {store.content_hash[:12]})"
-    return _render(report, report_format, profile, source=source, dataset=True)
+    return _render(report, report_format, profile, source=source, root_path=root_path)
 
 
 def _dataset_graph(store: DatasetStore, base_iri: str, timeout_s: float) -> rdflib.Graph:
@@ -113,14 +115,15 @@ _DATASET_REPORTS = _ReportCache()
 
 
 def _render(
-    report: Report, fmt: Format, profile: Profile, *, source: str, dataset: bool = False
+    report: Report, fmt: Format, profile: Profile, *, source: str, root_path: str | None = None
 ) -> str:
+    """``root_path`` is None for a report of a request body, which links to nothing."""
     if fmt is formats.HTML:
-        return _render_html(report, profile, source=source, dataset=dataset)
+        return _render_html(report, profile, source=source, root_path=root_path)
     return reports.render(report, "turtle" if fmt is formats.TURTLE else "json")
 
 
-def _render_html(report: Report, profile: Profile, *, source: str, dataset: bool) -> str:
+def _render_html(report: Report, profile: Profile, *, source: str, root_path: str | None) -> str:
     """The page: a summary, then one row per result, with the same hint as the other formats."""
     rows = [
         {
@@ -145,6 +148,7 @@ def _render_html(report: Report, profile: Profile, *, source: str, dataset: bool
         rows=rows,
         # Same-origin links only: the other profiles' reports of the served dataset.
         other_profiles=[name for name in sorted(profiles.PROFILES) if name != profile.name]
-        if dataset
+        if root_path is not None
         else [],
+        root=root_path or "",
     )
