@@ -18,14 +18,18 @@ states the real counts (dist/graphs.json "total"). At each size:
 - **Throughput**: 8 keep-alive clients, the plan queries, a fixed time, every target in turn.
 - **Replicas**: 1, 2 and 4 `psm-kg serve --store` (Virtuoso) behind nginx (configuration from
   deploy/nginx/render_replicas.py, nginx run as tests/nginx.py runs it), 16 clients; req/s and
-  the CPU time of replicas, Virtuoso, nginx and the load generator, from /proc. By default
-  at the middle size only, which keeps the whole run within about 25 minutes on 2 cores.
+  the CPU time of replicas, Virtuoso, nginx and the load generator, from /proc. Two phases:
+  the plan queries repeated (no nonce), each replica's result cache warmed first, so that the
+  replicas' own work is what limits (the scaling goal is judged on it); then uncached, where the
+  one Virtuoso they share limits. By default at 3x and 32x, which keeps the whole run within
+  about 25 minutes on 2 cores.
 
 tests/ and deploy/nginx/ are put on sys.path to reuse tests/engines.py, tests/nginx.py and
 render_replicas.py as they are. Requests come from bench/loadgen.py; the report is rendered by
 bench/scaleout_report.py, goals included.
 
-Usage: .venv/bin/python bench/bench_scaleout.py [--sizes 3,32,323] [--quick] [--out FILE]
+Usage: .venv/bin/python bench/bench_scaleout.py [--sizes 3,32,323] [--replica-sizes 3,32]
+                                                [--quick] [--out FILE]
   --quick   a smoke run of a few minutes: the smallest size only, short phases; the report goes
             to stdout only unless --out is given
 Without --quick the report is also written to bench/results/scaleout.md. See --help for the knobs.
@@ -36,12 +40,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,12 +70,16 @@ from nginx import running_nginx  # noqa: E402
 from scaleout_report import (  # noqa: E402
     EMBEDDED,
     LABELS,
+    NGINX_PART,
     ORDER,
     OXIGRAPH,
     PAIRS,
     PSM_OXIGRAPH,
     PSM_VIRTUOSO,
+    REPLICAS_PART,
+    UNCACHED,
     VIRTUOSO,
+    VIRTUOSO_PART,
     LoadRun,
     ReplicaRun,
     RunInfo,
@@ -104,6 +115,8 @@ RESULTS = ROOT / "bench" / "results" / "scaleout.md"
 REPLICA_COUNTS = (1, 2, 4)
 REPLICA_CLIENTS = 16  # enough requests in flight to keep 4 replicas busy at once
 NGINX_FAILED = (pytest.fail.Exception, pytest.skip.Exception)
+MACHINE = "machine"  # concurrent(): the share of all cores busy, every process of the machine
+MISSES = re.compile(r"^\w*sparql_result_cache_misses_total(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -291,10 +304,13 @@ def concurrent(
     def cpu() -> dict[str, float]:
         return {part: sum(tree_cpu_seconds(pid) for pid in group) for part, group in pids.items()}
 
-    before = cpu()
+    before, machine_before = cpu(), machine_cpu()
     result, client_cpu = loadgen(job, duration_s + knobs.timeout_s + 10)
-    after = cpu()
+    after, machine_after = cpu(), machine_cpu()
     spent = {part: after[part] - before[part] for part in pids}
+    busy, total = (a - b for a, b in zip(machine_after, machine_before, strict=True))
+    if total > 0:
+        spent[MACHINE] = busy / total  # not a part: popped by the caller that wants it
     spent["load generator"] = client_cpu
     latencies = result["latencies_ms"]
     odd = {s: n for s, n in result["statuses"].items() if s not in ("200", "304")}
@@ -315,6 +331,13 @@ def concurrent(
     return measured, spent
 
 
+def machine_cpu() -> tuple[int, int]:
+    """Busy and total jiffies of all cores since boot (/proc/stat): idle and iowait are idle."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(fields[:8])  # guest time is counted in user time already
+    return total - fields[3] - fields[4], total
+
+
 def measure_throughput(
     target: Target, target_run: TargetRun, mix: list[Query], style: str, run: Run
 ) -> None:
@@ -331,6 +354,7 @@ def measure_throughput(
     measured, cpu = concurrent(
         target.port, requests, CONNECTIONS, run.knobs.duration_s, pids, run, target_run.notes
     )
+    cpu.pop(MACHINE, None)
     measured.server_cpu_s = cpu["self"]
     measured.queries = tuple(q.name for q in mix)
     target_run.throughput = measured
@@ -407,63 +431,198 @@ def plan_mixes(size_run: SizeRun) -> dict[str, list[Query]]:
     return mixes
 
 
-def measure_replicas(
-    virtuoso: EngineServer, data: Dataset, mix: list[Query], style: str, run: Run
-) -> list[ReplicaRun]:
-    """1, 2 and 4 `psm-kg serve --store` over Virtuoso behind nginx, each count in turn."""
-    knobs = run.knobs
-    results = []
-    for count in REPLICA_COUNTS:
-        replica = ReplicaRun(count, REPLICA_CLIENTS)
-        results.append(replica)
-        if not mix:
-            replica.failure = "no query to send"
-            continue
-        warmup_s = min(2.0, knobs.replica_duration_s / 2)
-        if run.clock.remaining() < knobs.replica_duration_s + warmup_s + 60:
-            replica.failure = "not measured (the run's time limit)"
-            continue
-        progress(f"    {count} replica(s) behind nginx")
-        with ExitStack() as stack:
-            servers: list[Server] = []
+def start_replicas(
+    count: int, virtuoso: EngineServer, data: Dataset, run: Run, stack: ExitStack
+) -> list[Server]:
+    """``count`` `psm-kg serve --store` over Virtuoso, started side by side (each start mostly
+    waits on Virtuoso's answers to its checks); StartError if one does not start."""
+    spec = psm_spec(virtuoso.query_url)
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [
+            pool.submit(start, spec, data, run.env, timeout=run.knobs.start_timeout_s)
+            for _ in range(count)
+        ]
+        servers, failures = [], []
+        for future in futures:
             try:
-                for _ in range(count):
-                    server, _seconds = start(
-                        psm_spec(virtuoso.query_url), data, run.env, timeout=knobs.start_timeout_s
-                    )
-                    stack.callback(server.stop)
-                    servers.append(server)
-                port = free_port()
-                prefix = run.scratch / f"nginx-{data.size}x-{count}"
-                config = render_nginx([str(s.port) for s in servers], listen=f"{HOST}:{port}")
-                nginx = stack.enter_context(running_nginx(prefix, config, port))
+                server, _seconds = future.result()
             except StartError as error:
-                replica.failure = f"a replica did not start: {error}"
+                failures.append(error)
                 continue
-            except NGINX_FAILED as error:
-                replica.failure = f"nginx did not start: {error}"
-                continue
-            requests = [
-                (
-                    query_target("/sparql", vary_query(q.text, NONCE, style)),
-                    {"Accept": accept_for(q)},
+            stack.callback(server.stop)
+            servers.append(server)
+    if failures:
+        raise failures[0]
+    return servers
+
+
+def cache_misses(server: Server, run: Run) -> int | None:
+    """The replica's result-cache misses so far (its /metrics), None if it does not say."""
+    try:
+        status, _headers, body = http_request(
+            server.port, "/metrics", {}, timeout=run.knobs.timeout_s
+        )
+    except OSError:
+        return None
+    found = MISSES.search(body.decode("utf-8", errors="replace")) if status == 200 else None
+    return int(float(found[1])) if found else None
+
+
+def warm_caches(servers: list[Server], mix: list[Query], run: Run, notes: list[str]) -> list[Query]:
+    """Every query of the mix once to every replica on its own port (nginx's least_conn would
+    not reach each replica with each query); the queries every replica answered 200, which it
+    now holds in its result cache. One request at a time: Virtuoso answers them unloaded."""
+    cached = []
+    for query in mix:
+        request = query_target("/sparql", query.text)
+        statuses = []
+        for server in servers:
+            try:
+                status, _headers, body = http_request(
+                    server.port, request, {"Accept": accept_for(query)}, timeout=run.knobs.timeout_s
                 )
-                for q in mix
-            ]
-            notes: list[str] = []
-            concurrent(port, requests, REPLICA_CLIENTS, warmup_s, {}, run, notes)  # unmeasured
-            pids = {
-                "psm-kg replicas": [s.process.pid for s in servers],
-                "Virtuoso": [virtuoso.process.pid],
-                "nginx": [nginx.process.pid],
-            }
-            notes.clear()
-            replica.throughput, replica.cpu_s = concurrent(
-                port, requests, REPLICA_CLIENTS, knobs.replica_duration_s, pids, run, notes
-            )
-            replica.throughput.queries = tuple(q.name for q in mix)
-            replica.notes += notes
-    return results
+            except OSError as failure:
+                statuses.append(type(failure).__name__)
+                continue
+            statuses.append(str(status))
+            if status != 200:
+                said = gist(body.decode("utf-8", errors="replace"))
+                notes.append(f"`{query.name}` answered HTTP {status} at the warm-up ({said})")
+        if all(status == "200" for status in statuses):
+            cached.append(query)
+        else:
+            notes.append(f"`{query.name}` left out of the repeated queries ({', '.join(statuses)})")
+    return cached
+
+
+def replica_phase(
+    servers: list[Server],
+    virtuoso: EngineServer,
+    requests: list[tuple[str, dict[str, str]]],
+    label: str,
+    run: Run,
+) -> ReplicaRun:
+    """nginx over ``servers``, a short unmeasured run through it, then the measured one."""
+    knobs = run.knobs
+    count = len(servers)
+    replica = ReplicaRun(count, REPLICA_CLIENTS)
+    warmup_s = min(2.0, knobs.replica_duration_s / 2)
+    if run.clock.remaining() < knobs.replica_duration_s + warmup_s + 30:
+        replica.failure = "not measured (the run's time limit)"
+        return replica
+    progress(f"    {count} replica(s) behind nginx, {label}")
+    port = free_port()
+    prefix = run.scratch / f"nginx-{label}-{count}-{next(_JOBS)}"
+    config = render_nginx([str(s.port) for s in servers], listen=f"{HOST}:{port}")
+    with ExitStack() as phase:
+        try:
+            nginx = phase.enter_context(running_nginx(prefix, config, port))
+        except NGINX_FAILED as error:
+            replica.failure = f"nginx did not start: {error}"
+            return replica
+        notes: list[str] = []
+        concurrent(port, requests, REPLICA_CLIENTS, warmup_s, {}, run, notes)  # unmeasured
+        pids = {
+            REPLICAS_PART: [s.process.pid for s in servers],
+            VIRTUOSO_PART: [virtuoso.process.pid],
+            NGINX_PART: [nginx.process.pid],
+        }
+        before = [cache_misses(s, run) for s in servers]
+        notes.clear()
+        replica.throughput, replica.cpu_s = concurrent(
+            port, requests, REPLICA_CLIENTS, knobs.replica_duration_s, pids, run, notes
+        )
+        replica.machine_busy = replica.cpu_s.pop(MACHINE, None)
+        after = [cache_misses(s, run) for s in servers]
+        counted = [
+            (b, a) for b, a in zip(before, after, strict=True) if b is not None and a is not None
+        ]
+        if len(counted) == count:
+            replica.cache_misses = sum(a - b for b, a in counted)
+        replica.notes += notes
+    return replica
+
+
+def measure_replicas(
+    virtuoso: EngineServer, data: Dataset, mix: list[Query], style: str, run: Run, size_run: SizeRun
+) -> None:
+    """1, 2 and 4 `psm-kg serve --store` over Virtuoso behind nginx: the repeated-query phase
+    (each replica's result cache warmed first), then the uncached one. The same replicas serve
+    every count (nginx over the first N), so that the caches are warmed once; the uncached phase
+    comes last, as the queries it leaves Virtuoso working on would slow anything after it."""
+    if not mix:
+        size_run.replicas_skipped = "no query to send"
+        return
+    most = max(REPLICA_COUNTS)
+    with ExitStack() as stack:
+        progress(f"    starting {most} replicas")
+        try:
+            servers = start_replicas(most, virtuoso, data, run, stack)
+        except StartError as error:
+            size_run.replicas_skipped = f"a replica did not start: {error}"
+            return
+        warm_notes: list[str] = []
+        cached = warm_caches(servers, mix, run, warm_notes)
+        size_run.cached_mix = [q.name for q in cached]
+        size_run.notes += [f"Replicas' warm-up: {note}" for note in warm_notes]
+        repeated = [(query_target("/sparql", q.text), {"Accept": accept_for(q)}) for q in cached]
+        uncached = [
+            (query_target("/sparql", vary_query(q.text, NONCE, style)), {"Accept": accept_for(q)})
+            for q in mix
+        ]
+        for phase, requests, results in (
+            ("repeated", repeated, size_run.cached_replicas),
+            (UNCACHED, uncached, size_run.replicas),
+        ):
+            for count in REPLICA_COUNTS:
+                if not requests:
+                    results.append(ReplicaRun(count, REPLICA_CLIENTS, failure="no query to send"))
+                    continue
+                names = tuple(q.name for q in (cached if phase == "repeated" else mix))
+                result = replica_phase(servers[:count], virtuoso, requests, phase, run)
+                if result.throughput is not None:
+                    result.throughput.queries = names
+                results.append(result)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def dataset_mode(engine: EngineServer, data: Dataset) -> str:
+    """How psm-kg over ``engine`` sends a query that names no dataset, and why: `serve --store`
+    decides it at start-up (remote_store.connect) and logs it at INFO, which `psm-kg serve` does
+    not print; so connect is called here, against the same engine, and its record read."""
+    from psm_kg import remote_store
+    from psm_kg.store import StoreError
+
+    logger = logging.getLogger(remote_store.__name__)
+    records, level = _Records(), logger.level
+    logger.addHandler(records)
+    logger.setLevel(logging.INFO)
+    try:
+        store = remote_store.connect(
+            engine.query_url, data.root / "dist", max_result_bytes=50_000_000, wait_s=30.0
+        )
+    except StoreError as error:
+        return f"unknown (the check failed: {gist(str(error))})"
+    finally:
+        logger.removeHandler(records)
+        logger.setLevel(level)
+    sends_lists = store.sends_dataset
+    store.close()
+    if not sends_lists:
+        return "as it is, to the engine's own dataset (found to be the built one)"
+    # The record's last argument is why the engine's own dataset was not used.
+    why = [str(r.args[-1]) for r in records.records if isinstance(r.args, tuple) and r.args]
+    return "with a `default-graph-uri` and a `named-graph-uri` per graph" + (
+        f", since {why[-1]}" if why else ""
+    )
 
 
 def measure_size(size: int, queries: list[Query], run: Run, with_replicas: bool) -> SizeRun:
@@ -482,6 +641,8 @@ def measure_size(size: int, queries: list[Query], run: Run, with_replicas: bool)
             size_run.loads.append(load)
             loaded[key] = load.exit_code == 0
             progress(f"  load into {engine.name}: {load.seconds} s, exit code {load.exit_code}")
+            if loaded[key]:
+                size_run.dataset_modes[key] = dataset_mode(engine, data)
         targets: dict[str, Target] = {}
         embedded: Server | None = None
         for key, store in ((EMBEDDED, None), (PSM_OXIGRAPH, oxigraph), (PSM_VIRTUOSO, virtuoso)):
@@ -517,7 +678,7 @@ def measure_size(size: int, queries: list[Query], run: Run, with_replicas: bool)
             size_run.replicas_skipped = "the load into Virtuoso failed"
         else:
             mix = mixes.get(PSM_VIRTUOSO, [])
-            size_run.replicas = measure_replicas(virtuoso, data, mix, style, run)
+            measure_replicas(virtuoso, data, mix, style, run, size_run)
     return size_run
 
 
@@ -556,10 +717,14 @@ METHOD = """\
   count check of every graph included. Embedded psm-kg loads dist/ itself at start-up.
 - **Targets.** The engine directly (Oxigraph `/query`, Virtuoso's anonymous `/sparql`), asked
   as a client would: JSON for SELECT and ASK, N-Triples for CONSTRUCT. `psm-kg serve --store`
-  over each engine (it sends every query to the engine with a `default-graph-uri` and a
-  `named-graph-uri` per graph of graphs.json, then parses and re-writes the answer: that work is
-  part of what the ratio measures). `psm-kg serve` embedded. Default `serve` options (access
-  log on, query timeout 10 s). Every process on a free loopback port, in its own process group.
+  over each engine, which parses and re-writes every answer (that work is part of what the
+  ratio measures). A query that names no dataset is sent as it is to an engine whose own
+  dataset psm-kg found, at start-up, to be the built one (RemoteStore.use_own_dataset: the
+  Oxigraph server, whose default graph is the union of its graphs and which holds only the
+  dataset), and otherwise with a `default-graph-uri` and a `named-graph-uri` per graph of
+  graphs.json (Virtuoso, whose default graph includes its system graphs); each size says which
+  mode psm-kg used. `psm-kg serve` embedded. Default `serve` options (access log on, query
+  timeout 10 s). Every process on a free loopback port, in its own process group.
 - **Answers.** A first request per query and target (the probe) gives its status and rows. A
   target answering a query with a status other than 200 is noted and that query is left out of
   its ratios. Another number of rows than psm-kg embedded is noted and still timed: the overhead
@@ -571,12 +736,23 @@ METHOD = """\
   time; req/s = answers / time until the last client stopped. An engine and psm-kg over it get
   the same mix (the plan queries both answered with 200). CPU: user + system time of each
   process tree over the phase (/proc).
-- **Replicas.** 1, 2 and 4 `psm-kg serve --store` over the same Virtuoso, behind nginx (one
-  worker, `least_conn`, keep-alive to the replicas: deploy/nginx/render_replicas.py), the
-  psm-kg-over-Virtuoso plan mix, after a short unmeasured warm-up. *Cores busy*: the CPU seconds
-  of every part (replicas, Virtuoso, nginx, load generator) over cores x the phase's time.
-- **Uncached.** Every request carries a new nonce (see each size), so that no target can answer
-  it from a cache keyed on the query text.
+- **Replicas.** Four `psm-kg serve --store` over the same Virtuoso; nginx (one worker,
+  `least_conn`, keep-alive to the replicas: deploy/nginx/render_replicas.py) in front of the
+  first 1, 2 and 4 of them in turn, a short unmeasured run through it, then the measured one.
+  Two phases, with the psm-kg-over-Virtuoso plan mix. *Repeated*: first every query sent once
+  to every replica on its own port (nginx's `least_conn` would not give each replica each
+  query), then the queries all of them answered 200 sent again without a nonce: each replica
+  answers from its own result cache, so the work is psm-kg's HTTP layer, which replicas
+  multiply (the replicas' /metrics count the cache misses in the phase). *Uncached*: a new
+  nonce per request, so every request is evaluated by Virtuoso; run after the repeated phase,
+  as Virtuoso may go on with queries psm-kg stopped waiting for. *Cores busy*: the CPU seconds
+  of every part (replicas, Virtuoso, nginx, load generator) over cores x the phase's time
+  (*this phase*), and of every process of the machine (*all*, from /proc/stat, over a window a
+  little longer: the load generator's start and end included); the goal's "busy" is *all*.
+  *Bound by*: the cores when *all* is at least 90%, else the replicas when each used at least
+  90% of a core (a replica answers from one event loop), else not the CPU.
+- **Uncached.** Outside the repeated replica phase, every request carries a new nonce (see each
+  size), so that no target can answer it from a cache keyed on the query text.
 - **Load generator.** bench/loadgen.py, a separate process on the same cores as the servers."""
 
 
@@ -585,7 +761,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", help="comma-separated multiples [3,32,323; --quick: 3]")
-    parser.add_argument("--replica-sizes", help="sizes with the replica phase [the middle one]")
+    parser.add_argument("--replica-sizes", help="sizes with the replica phases [3,32; quick 3]")
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few minutes")
     parser.add_argument("--out", type=Path, help=f"report file [default: {RESULTS}, not --quick]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
@@ -616,10 +792,7 @@ def main() -> None:
         seed=args.seed,
     )
     sizes = [int(size) for size in pick(args.sizes, "3,32,323", "3").split(",")]
-    middle = sorted(sizes)[len(sizes) // 2]  # the time budget allows the replicas at one size
-    replica_sizes = (
-        {middle} if args.replica_sizes is None else {int(s) for s in args.replica_sizes.split(",")}
-    )
+    replica_sizes = {int(size) for size in pick(args.replica_sizes, "3,32", "3").split(",")}
     if any(size < 1 for size in sizes) or knobs.requests < 1:
         parser.error("sizes and --requests must be at least 1")
     out: Path | None = args.out if args.out is not None else (None if quick else RESULTS)

@@ -74,9 +74,16 @@ def size_run(overhead_factor: float, size: int = 3) -> Any:
     return run
 
 
-def replica(count: int, rate: float, cpu_s: float, elapsed_s: float = 10.0) -> Any:
+def replica(
+    count: int, rate: float, cpu_s: float, elapsed_s: float = 10.0, virtuoso_s: float = 0.0
+) -> Any:
+    """``count`` replicas answering ``rate`` req/s for ``elapsed_s``, the replicas using
+    ``cpu_s`` CPU seconds and Virtuoso ``virtuoso_s``."""
     measured = sparql_report.Throughput(completed=int(rate * elapsed_s), elapsed_s=elapsed_s)
-    return scaleout.ReplicaRun(count, 16, measured, {"psm-kg replicas": cpu_s})
+    cpu = {scaleout.REPLICAS_PART: cpu_s}
+    if virtuoso_s:
+        cpu[scaleout.VIRTUOSO_PART] = virtuoso_s
+    return scaleout.ReplicaRun(count, 16, measured, cpu)
 
 
 def info() -> Any:
@@ -166,7 +173,7 @@ def test_replica_scaling_is_relative_to_one_replica() -> None:
 def test_scaling_goal_met_when_throughput_rises_until_the_cores_are_busy() -> None:
     run = size_run(1.0)
     # 1 replica keeps 50% of 2 cores busy; 2 replicas saturate them (19 s of 20); 4 hold steady.
-    run.replicas = [replica(1, 100, 10), replica(2, 180, 19), replica(4, 175, 19.5)]
+    run.cached_replicas = [replica(1, 100, 10), replica(2, 180, 19), replica(4, 175, 19.5)]
     verdict = scaleout.scaling_verdict([run], cores=2)
     assert verdict.met is True
     assert "95% busy already" in verdict.per_size[3]
@@ -174,7 +181,7 @@ def test_scaling_goal_met_when_throughput_rises_until_the_cores_are_busy() -> No
 
 def test_scaling_goal_missed_when_throughput_stays_flat_on_idle_cores() -> None:
     run = size_run(1.0)
-    run.replicas = [replica(1, 100, 8), replica(2, 102, 8), replica(4, 101, 8)]
+    run.cached_replicas = [replica(1, 100, 8), replica(2, 102, 8), replica(4, 101, 8)]
     verdict = scaleout.scaling_verdict([run], cores=2)
     assert verdict.met is False
     assert "(not met)" in verdict.per_size[3]
@@ -182,8 +189,67 @@ def test_scaling_goal_missed_when_throughput_stays_flat_on_idle_cores() -> None:
 
 def test_scaling_goal_missed_when_saturated_throughput_collapses() -> None:
     run = size_run(1.0)
-    run.replicas = [replica(1, 100, 19), replica(2, 60, 19)]
+    run.cached_replicas = [replica(1, 100, 19), replica(2, 60, 19)]
     assert scaleout.scaling_verdict([run], cores=2).met is False
+
+
+def test_scaling_goal_is_judged_on_the_repeated_queries_not_the_uncached_ones() -> None:
+    run = size_run(1.0)
+    # Uncached: flat on saturated cores, Virtuoso's CPU; repeated: the replicas scale.
+    run.replicas = [replica(1, 5, 0.7, virtuoso_s=19), replica(2, 5, 0.7, virtuoso_s=19)]
+    run.cached_replicas = [replica(1, 100, 10), replica(2, 180, 18)]
+    verdict = scaleout.scaling_verdict([run], cores=2)
+    assert verdict.met is True
+    assert "1.80x" in verdict.per_size[3]
+    assert "repeated-query phase" in verdict.goal
+
+
+def test_scaling_goal_is_missed_by_the_repeated_queries_even_if_uncached_ones_scale() -> None:
+    run = size_run(1.0)
+    run.replicas = [replica(1, 5, 4), replica(2, 9, 8)]
+    run.cached_replicas = [replica(1, 100, 10), replica(2, 101, 10)]
+    assert scaleout.scaling_verdict([run], cores=2).met is False
+
+
+def test_scaling_goal_not_measured_with_the_uncached_phase_only() -> None:
+    run = size_run(1.0)
+    run.replicas = [replica(1, 100, 10), replica(2, 180, 18)]
+    assert scaleout.scaling_verdict([run], cores=2).met is None
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        (replica(1, 5, 0.7, virtuoso_s=19), "the 2 cores, 96% of their time Virtuoso"),
+        (replica(1, 900, 9.8), "the replicas' one core each (98% of a core per replica)"),
+        (
+            replica(2, 900, 12),
+            "not the CPU (60% of the cores busy; psm-kg replicas 100% of this phase's)",
+        ),
+    ],
+    ids=["virtuoso-saturates-the-cores", "one-replica-on-its-core", "neither"],
+)
+def test_a_replica_run_names_what_bound_it(run: Any, expected: str) -> None:
+    assert run.bound_by(cores=2) == expected
+
+
+def test_cores_busy_with_other_processes_count_as_saturated() -> None:
+    shared = replica(1, 100, 8)
+    shared.machine_busy = 0.95
+    assert shared.bound_by(cores=2) == "the 2 cores, shared: 95% busy in all, 40% by this phase"
+    run = size_run(1.0)
+    run.cached_replicas = [shared, replica(2, 95, 8)]
+    verdict = scaleout.scaling_verdict([run], cores=2)
+    assert verdict.met is True
+    assert "95% busy already" in verdict.per_size[3]
+
+
+def test_a_replica_phase_names_the_part_that_took_most_cpu() -> None:
+    phase = [replica(1, 5, 0.7, virtuoso_s=19), replica(2, 5, 0.7, virtuoso_s=19.3)]
+    assert scaleout.phase_bound(phase, cores=2) == (
+        "Virtuoso took most of the CPU (96%-97% of it at each replica count), "
+        "with the 2 cores 98%-100% busy."
+    )
 
 
 def test_failed_load_has_no_rate() -> None:
@@ -193,7 +259,8 @@ def test_failed_load_has_no_rate() -> None:
 
 def test_report_shows_triples_ratios_and_goals() -> None:
     met = size_run(1.1, size=3)
-    met.replicas = [replica(1, 100, 10), replica(2, 180, 19)]
+    met.cached_replicas = [replica(1, 100, 10), replica(2, 180, 19)]
+    met.replicas = [replica(1, 5, 0.7, virtuoso_s=19), replica(2, 5, 0.7, virtuoso_s=19)]
     missed = size_run(2.0, size=32)
     text = scaleout.render(info(), [met, missed], "- the method")
     assert text.startswith("# Scale-out")
@@ -204,6 +271,9 @@ def test_report_shows_triples_ratios_and_goals() -> None:
     assert "**1.10x**" in text
     assert "**2.00x**" in text
     assert "| 2 | 16 | 180.0 | 1.80x |" in text
+    assert text.index("Replicas, repeated queries") < text.index("Replicas, uncached")
+    assert "Bound by: Virtuoso took most of the CPU" in text
+    assert "Bound by: psm-kg replicas took most of the CPU" in text
     goals = text.split("## Goals", 1)[1]
     goal_lines = [line for line in goals.splitlines() if line.startswith("| psm-kg over")]
     assert goal_lines
@@ -211,6 +281,27 @@ def test_report_shows_triples_ratios_and_goals() -> None:
     assert all(line.endswith("| **no** |") for line in goal_lines)
     assert "until the 2 cores are saturated" in text
     assert text.rstrip().splitlines()[-1].endswith("| yes |")
+
+
+def test_report_points_at_virtuoso_cpu_through_psm_kg_as_the_graph_lists_cost() -> None:
+    run = size_run(1.0)
+    virtuoso = run.targets[scaleout.VIRTUOSO]
+    virtuoso.throughput = sparql_report.Throughput(completed=100, elapsed_s=8, server_cpu_s=2.0)
+    through = run.targets[scaleout.PSM_VIRTUOSO]
+    through.throughput = sparql_report.Throughput(completed=50, elapsed_s=8, server_cpu_s=0.4)
+    through.engine_cpu_s = 4.0
+    sentence = scaleout.graph_list_cost(run)
+    assert sentence is not None
+    assert sentence.startswith("Virtuoso spends 80.0 ms of CPU per request asked through psm-kg")
+    assert "4.00x the 20.0 ms" in sentence
+    assert sentence in scaleout.render(info(), [run], "- the method")
+
+
+def test_report_says_how_psm_kg_sends_queries_to_each_engine() -> None:
+    run = size_run(1.0)
+    run.dataset_modes = {scaleout.OXIGRAPH: "as it is", scaleout.VIRTUOSO: "with the lists"}
+    text = scaleout.render(info(), [run], "- the method")
+    assert "Oxigraph server: as it is; Virtuoso: with the lists." in text
 
 
 def test_report_of_a_skipped_size_says_why() -> None:
