@@ -9,9 +9,17 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from sparql_report import REPEAT, Latency, Probe, Query, Throughput, geomean
-
-MISSING = "-"
+from sparql_report import (
+    MISSING,
+    REPEAT,
+    Latency,
+    Probe,
+    Query,
+    Throughput,
+    geomean,
+    ms_text,
+    ratio_text,
+)
 
 # The targets measured at each size: two engines queried directly, psm-kg over each, embedded.
 OXIGRAPH = "oxigraph"
@@ -258,7 +266,7 @@ def overhead_verdict(runs: list[SizeRun], engine: str, psm: str) -> Verdict:
             continue
         over = sorted(name for name, value in ratios.items() if value >= OVERHEAD_GOAL)
         per_size[run.size] = (
-            f"geometric mean {_ratio(mean)}; {len(over)} of {len(ratios)} queries at or over "
+            f"geometric mean {ratio_text(mean)}; {len(over)} of {len(ratios)} queries at or over "
             f"{OVERHEAD_GOAL}x" + (f" ({', '.join(over)})" if over else "")
         )
         met = (met is not False) and mean < OVERHEAD_GOAL
@@ -284,11 +292,11 @@ def scaling_steps(replicas: list[ReplicaRun], cores: int) -> list[tuple[int, int
         busy = before.load(cores)
         if busy is not None and busy >= SATURATED:
             ok = gain >= NO_COLLAPSE
-            why = f"{_ratio(gain)} with the cores {busy:.0%} busy already"
+            why = f"{ratio_text(gain)} with the cores {busy:.0%} busy already"
         else:
             ok = gain >= SCALING_STEP
             shown = MISSING if busy is None else f"{busy:.0%}"
-            why = f"{_ratio(gain)} with the cores {shown} busy before"
+            why = f"{ratio_text(gain)} with the cores {shown} busy before"
         steps.append((before.replicas, after.replicas, ok, why))
     return steps
 
@@ -326,20 +334,6 @@ def goals(runs: list[SizeRun], cores: int) -> list[Verdict]:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return MISSING
-    if value >= 100:
-        return f"{value:.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
-def _ratio(value: float | None) -> str:
-    return MISSING if value is None else f"{value:.2f}x"
-
-
 def _seconds(value: float | None) -> str:
     return MISSING if value is None else f"{value:.2f}"
 
@@ -358,7 +352,7 @@ def _cell(target: TargetRun | None, query: str) -> str:
     mark = " (probe)" if latency.from_probe else ""
     if not latency.from_probe and len(latency.samples_ms) < latency.requested:
         mark = f" (n={len(latency.samples_ms)})"
-    return _ms(latency.p50) + mark
+    return ms_text(latency.p50) + mark
 
 
 def _load_table(run: SizeRun) -> list[str]:
@@ -404,9 +398,9 @@ def _latency_table(run: SizeRun) -> list[str]:
         rows = str(reference.rows) if reference and reference.rows is not None else MISSING
         cells = [f"`{query.name}`", rows]
         cells += [_cell(run.targets.get(key), query.name) for key in keys]
-        cells += [_ratio(table.get(query.name)) for table in (*over, *versus)]
+        cells += [ratio_text(table.get(query.name)) for table in (*over, *versus)]
         lines.append("| " + " | ".join(cells) + " |")
-    means = [_ratio(geomean(table.values())) for table in (*over, *versus)]
+    means = [ratio_text(geomean(table.values())) for table in (*over, *versus)]
     blanks = " |" * len(keys)
     lines.append(
         "| **geometric mean** | |" + blanks + " " + " | ".join(f"**{m}**" for m in means) + " |"
@@ -432,9 +426,10 @@ def _throughput_table(run: SizeRun) -> list[str]:
             continue
         engine_ms = engine_cpu_ms(target)
         lines.append(
-            f"| {target.label} | {mix} | {measured.rate:.1f} | {_ms(measured.p50_ms)} "
-            f"| {_ms(measured.server_cpu_ms)} | {_ms(engine_ms)} | {_not_answered(measured)} "
-            f"| {_ratio(ratios.get(key))} |"
+            f"| {target.label} | {mix} | {measured.rate:.1f} | {ms_text(measured.p50_ms)} "
+            f"| {ms_text(measured.server_cpu_ms)} | {ms_text(engine_ms)} "
+            f"| {_not_answered(measured)} "
+            f"| {ratio_text(ratios.get(key))} |"
         )
     return lines
 
@@ -458,9 +453,9 @@ def graph_list_cost(run: SizeRun) -> str | None:
     if through is None or own is None or own <= 0:
         return None
     return (
-        f"Virtuoso spends {_ms(through)} ms of CPU per request asked through psm-kg (*engine "
-        f"CPU ms/req*), {_ratio(through / own)} the {_ms(own)} ms it spends on the same mix "
-        "asked directly (*its CPU ms/req*): mostly the cost, on Virtuoso, of the "
+        f"Virtuoso spends {ms_text(through)} ms of CPU per request asked through psm-kg "
+        f"(*engine CPU ms/req*), {ratio_text(through / own)} the {ms_text(own)} ms it spends on "
+        "the same mix asked directly (*its CPU ms/req*): mostly the cost, on Virtuoso, of the "
         "`default-graph-uri` and `named-graph-uri` per graph that psm-kg sends it."
     )
 
@@ -497,7 +492,7 @@ def _replica_table(replicas: list[ReplicaRun], cores: int, misses: bool) -> list
         missed = MISSING if replica.cache_misses is None else str(replica.cache_misses)
         lines.append(
             f"| {replica.replicas} | {replica.clients} | {measured.rate:.1f} "
-            f"| {_ratio(scaling.get(replica.replicas))} | {_ms(measured.p50_ms)} "
+            f"| {ratio_text(scaling.get(replica.replicas))} | {ms_text(measured.p50_ms)} "
             f"| {_not_answered(measured)} |"
             + (f" {missed} |" if misses else "")
             + "".join(f" {replica.cpu_s.get(part, 0.0):.1f} |" for part in parts)

@@ -186,7 +186,7 @@ def comparable(reference: Probe | None, other: Probe | None) -> str | None:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-def _ms(value: float | None) -> str:
+def ms_text(value: float | None) -> str:
     if value is None:
         return MISSING
     if value >= 100:
@@ -196,7 +196,7 @@ def _ms(value: float | None) -> str:
     return f"{value:.2f}"
 
 
-def _ratio(value: float | None) -> str:
+def ratio_text(value: float | None) -> str:
     return MISSING if value is None else f"{value:.2f}x"
 
 
@@ -214,7 +214,7 @@ def _cell(latency: Latency | None, probe: Probe | None, mismatch: str | None) ->
         mark = " (1, probe)"
     elif len(latency.samples_ms) < latency.requested:
         mark = f" (n={len(latency.samples_ms)})"
-    return _ms(latency.p50) + mark, _ms(latency.p95)
+    return ms_text(latency.p50) + mark, ms_text(latency.p95)
 
 
 def _p50(run: ServerRun | None, query: str) -> float | None:
@@ -288,14 +288,14 @@ def _latency_table(run: SizeRun) -> list[str]:
             probe = server.probes.get(query.name)
             mismatch = None if key == PSM else comparable(reference, probe)
             cells += list(_cell(server.latency.get(query.name), probe, mismatch))
-        cells.append(_ratio(table_ratios.vs_oxigraph.get(query.name)))
+        cells.append(ratio_text(table_ratios.vs_oxigraph.get(query.name)))
         if query.name in table_ratios.rdflib_timeouts:
             psm_p50 = _p50(psm, query.name)
             rdflib = run.servers[RDFLIB]
             bound = _timeout_ms(rdflib, query.name)
             cells.append(f"> {bound / psm_p50:.0f}x" if psm_p50 and bound else "timeout")
         else:
-            cells.append(_ratio(table_ratios.vs_rdflib.get(query.name)))
+            cells.append(ratio_text(table_ratios.vs_rdflib.get(query.name)))
         lines.append("| " + " | ".join(cells) + " |")
     for mix in (PLAN_MIX, HEAVY_MIX):
         names = {q.name for q in run.queries if q.mix == mix}
@@ -305,7 +305,7 @@ def _latency_table(run: SizeRun) -> list[str]:
         lines.append(
             f"| geometric mean, {mix} | | "
             + " | ".join(blanks)
-            + f" | {_ratio(ox)} | {_ratio(rd)} |"
+            + f" | {ratio_text(ox)} | {ratio_text(rd)} |"
         )
     ox_all = geomean(table_ratios.vs_oxigraph.values())
     rd_all = geomean(table_ratios.vs_rdflib.values())
@@ -313,7 +313,7 @@ def _latency_table(run: SizeRun) -> list[str]:
     lines.append(
         "| **geometric mean, all** | | "
         + " | ".join(blanks)
-        + f" | **{_ratio(ox_all)}** | **{_ratio(rd_all)}** |"
+        + f" | **{ratio_text(ox_all)}** | **{ratio_text(rd_all)}** |"
     )
     return lines
 
@@ -378,10 +378,10 @@ def _throughput_row(
     elif measured.completed == 0:
         versus = f"∞ (none answered in {measured.elapsed_s:.0f} s)"
     else:
-        versus = _ratio(reference.rate / measured.rate)
+        versus = ratio_text(reference.rate / measured.rate)
     return (
-        f"{head} {measured.rate:.1f} | {_ms(measured.p50_ms)} "
-        f"| {_ms(measured.server_cpu_ms)} | {_ms(measured.client_cpu_ms)} "
+        f"{head} {measured.rate:.1f} | {ms_text(measured.p50_ms)} "
+        f"| {ms_text(measured.server_cpu_ms)} | {ms_text(measured.client_cpu_ms)} "
         f"| {', '.join(missing) or '0'} | {versus} |"
     )
 
@@ -416,26 +416,27 @@ def _cached_table(run: SizeRun) -> list[str]:
         uncached = psm.latency.get(query.name)
         repeat = psm.cached.get((REPEAT, query.name))
         not_modified = psm.cached.get((NOT_MODIFIED, query.name))
-        cells = [f"`{query.name}`", _ms(uncached.p50) if uncached and uncached.ok else MISSING]
+        cells = [f"`{query.name}`", ms_text(uncached.p50) if uncached and uncached.ok else MISSING]
         for latency in (repeat, not_modified):
             if latency is None or not latency.ok:
                 reason = latency.stopped if latency and latency.stopped else MISSING
                 cells += [reason, ""]
             else:
-                cells += [_ms(latency.p50), _ms(latency.p95)]
+                cells += [ms_text(latency.p50), ms_text(latency.p95)]
         for latency in (repeat, not_modified):
             if latency is not None and latency.ok and floor_p50:
-                cells.append(_ratio(latency.p50 / floor_p50))
+                cells.append(ratio_text(latency.p50 / floor_p50))
             else:
                 cells.append(MISSING)
         lines.append("| " + " | ".join(cells) + " |")
     summary = cached_summary(run)
     lines += [
         "",
-        f"Floor (FastAPI, fixed JSON) sequential p50 {_ms(floor_p50)} ms"
-        + (f", p95 {_ms(floor_latency.p95)} ms" if floor_latency and floor_latency.ok else "")
-        + f". Geometric means of psm-kg's p50 over the queries: uncached {_ms(summary['uncached'])}"
-        f" ms, repeat {_ms(summary[REPEAT])} ms, 304 {_ms(summary[NOT_MODIFIED])} ms.",
+        f"Floor (FastAPI, fixed JSON) sequential p50 {ms_text(floor_p50)} ms"
+        + (f", p95 {ms_text(floor_latency.p95)} ms" if floor_latency and floor_latency.ok else "")
+        + ". Geometric means of psm-kg's p50 over the queries: uncached "
+        f"{ms_text(summary['uncached'])} ms, repeat {ms_text(summary[REPEAT])} ms, "
+        f"304 {ms_text(summary[NOT_MODIFIED])} ms.",
         "",
         "| requests (8 clients) | req/s | p50 under load (ms) | server CPU ms/req "
         "| load generator CPU ms/req | not answered | floor req/s / this |",
@@ -561,8 +562,8 @@ def goals(runs: list[SizeRun]) -> list[Verdict]:
             mean = geomean(table.vs_oxigraph.values())
             met["p50"] &= not over
             p50[run.size] = (
-                f"geometric mean {_ratio(mean)}; {len(over)} of {len(table.vs_oxigraph)} queries "
-                f"over {P50_VS_OXIGRAPH}x" + (f" ({', '.join(over)})" if over else "")
+                f"geometric mean {ratio_text(mean)}; {len(over)} of {len(table.vs_oxigraph)} "
+                f"queries over {P50_VS_OXIGRAPH}x" + (f" ({', '.join(over)})" if over else "")
             )
         else:
             p50[run.size] = "not measured"
@@ -581,7 +582,7 @@ def goals(runs: list[SizeRun]) -> list[Verdict]:
             unproven = sorted(k for k, v in bounds.items() if v < VS_RDFLIB)
             met["rdflib"] &= not under and not unproven
             text = (
-                f"p50 geometric mean {_ratio(mean)}, {len(under)} of {len(table.vs_rdflib)} "
+                f"p50 geometric mean {ratio_text(mean)}, {len(under)} of {len(table.vs_rdflib)} "
                 f"queries under {VS_RDFLIB:.0f}x" + (f" ({', '.join(under)})" if under else "")
             )
             if bounds:
@@ -613,12 +614,12 @@ def goals(runs: list[SizeRun]) -> list[Verdict]:
                     continue
                 seen["cached"] = True
                 ratio = cached_p50 / floor_p50
-                text = f"{mode}: p50 {_ratio(ratio)} the floor's"
+                text = f"{mode}: p50 {ratio_text(ratio)} the floor's"
                 measured_rate = psm.throughput.get(mode) if psm else None
                 rate_ratio: float | None = None
                 if floor and measured_rate and measured_rate.completed and not floor.skipped:
                     rate_ratio = floor.rate / measured_rate.rate
-                    text += f", throughput {_ratio(1 / rate_ratio)} the floor's"
+                    text += f", throughput {ratio_text(1 / rate_ratio)} the floor's"
                 met["cached"] &= ratio <= CACHED_VS_FLOOR and (
                     rate_ratio is None or rate_ratio <= CACHED_VS_FLOOR
                 )
