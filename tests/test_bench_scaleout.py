@@ -7,34 +7,15 @@ a report calls a goal missed when the numbers miss it.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
+from bench_modules import load_bench_module
 
-
-def _load(name: str) -> ModuleType:
-    """bench/ is not a package: load a module by path, under the name its siblings import."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and the sibling imports look modules up there
-    spec.loader.exec_module(module)
-    return module
-
-
-_load("sparql_servers")
-sparql_report = _load("sparql_report")
-scaleout = _load("scaleout_report")
+load_bench_module("sparql_servers")
+sparql_report = load_bench_module("sparql_report")
+scaleout = load_bench_module("scaleout_report")
 
 QUERIES = [
     sparql_report.Query("list-missions", "SELECT * {}", "SELECT", "queries/"),

@@ -9,39 +9,21 @@ missed when the numbers miss it.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pyoxigraph as ox
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench"
+from bench_modules import load_bench_module
 
-
-def _load(name: str) -> ModuleType:
-    """bench/ is not a package: load a module by path, under the name its siblings import."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and the sibling imports look modules up there
-    spec.loader.exec_module(module)
-    return module
-
-
-servers = _load("sparql_servers")
-report = _load("sparql_report")
-sparql_queries = _load("sparql_queries")
-phases = _load("sparql_phases")
-loadgen = _load("loadgen")
-_load("synthetic")
-_load("machine")
-_load("bench_sparql")  # the command imports: its modules fit together
+servers = load_bench_module("sparql_servers")
+report = load_bench_module("sparql_report")
+sparql_queries = load_bench_module("sparql_queries")
+phases = load_bench_module("sparql_phases")
+loadgen = load_bench_module("loadgen")
+load_bench_module("synthetic")
+load_bench_module("machine")
+load_bench_module("bench_sparql")  # the command imports: its modules fit together
 
 DATA = """
 @prefix ex: <http://example.org/> .
