@@ -14,12 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,7 +27,7 @@ import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
-from live_server import OutputDrain, free_port
+from live_server import free_port, live_server
 from nginx import nginx_binary, running_nginx
 from psm_kg.app import create_app
 from psm_kg.cli import main
@@ -321,43 +317,12 @@ def nginx_http(listen: int, upstream: int) -> str:
 """
 
 
-@contextmanager
-def prefixed_server(root: Path) -> Iterator[str]:
-    """`psm-kg serve --root-path /psm` on a free loopback port; its origin until the block ends."""
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PSM_KG_")}
-    command = [sys.executable, "-m", "psm_kg", "serve", "--root", str(root), "--port", str(port)]
-    # Query workers are not what this module tests: threads start sooner.
-    command += ["--root-path", PREFIX, "--query-workers", "0", "--no-access-log"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    output = OutputDrain(process)
-    origin = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_LIMIT_S
-        while True:
-            if process.poll() is not None:
-                output.join()
-                pytest.fail(f"the server exited with {process.returncode}:\n{output.text()}")
-            try:
-                # Asked directly, without the prefix: uvicorn adds it, as for nginx's requests.
-                if httpx.get(f"{origin}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer /healthz:\n{output.text()}")
-            time.sleep(0.05)
-        yield origin
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        output.join()
-        if process.stdout is not None:
-            process.stdout.close()
+# Query workers are not what this module tests: threads start sooner.
+PREFIXED_SERVER = {
+    "PSM_KG_ROOT_PATH": PREFIX,
+    "PSM_KG_QUERY_WORKERS": "0",
+    "PSM_KG_ACCESS_LOG": "false",
+}
 
 
 @pytest.fixture(scope="module")
@@ -368,11 +333,13 @@ def proxied(
     listen = free_port()
     prefix = tmp_path_factory.mktemp("nginx-root-path")
     with (
-        prefixed_server(built_settings.root) as server,
-        running_nginx(prefix, nginx_http(listen, urlsplit(server).port or 0), listen) as nginx,
+        live_server(built_settings.root, PREFIXED_SERVER) as server,
+        running_nginx(
+            prefix, nginx_http(listen, urlsplit(server.base_url).port or 0), listen
+        ) as nginx,
         httpx.Client(base_url=nginx.url, timeout=10.0) as client,
     ):
-        yield Proxied(nginx.url, server, client)
+        yield Proxied(nginx.url, server.base_url, client)
 
 
 @pytest.mark.e2e
