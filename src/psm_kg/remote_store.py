@@ -83,7 +83,9 @@ PROBE_TIMEOUT_S = 3.0
 UNION_TIMEOUT_S = 60.0
 DETAIL_CHARS = 300
 # Asked of the store's own dataset (no dataset fields) by RemoteStore.use_own_dataset.
-OWN_GRAPHS_QUERY = "SELECT DISTINCT ?g { GRAPH ?g { ?s ?p ?o } }"
+# Grouped counts rather than SELECT DISTINCT ?g: Virtuoso answers these in 0.2 s at 1M triples
+# in 334 graphs, and took more than 60 s over the DISTINCT.
+OWN_GRAPHS_QUERY = "SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
 TRIPLES_QUERY = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
 
 # Virtuoso answers an error of its own about a query with HTTP 500 and "Virtuoso SQLSTATE Error
@@ -163,9 +165,10 @@ class RemoteStore:
         bounded by ``timeout_s``; any failure keeps the graph lists.
 
         Asked with no dataset fields, the store must give: (1) as the named graphs holding
-        triples, exactly the non-empty graphs of graphs.json; (2) as many distinct triples in
-        its default graph as union_size() (the union of those graphs, named explicitly); (3) as
-        many triples, duplicates included, as the same count asked with the graph lists.
+        triples and their counts, exactly the non-empty graphs of graphs.json and theirs; (2) as
+        many distinct triples in its default graph as union_size() (the union of those graphs,
+        named explicitly); (3) as many triples, duplicates included, as the same count asked
+        with the graph lists.
 
         Why counts are enough: in an engine whose default graph is the union of all its graphs
         (the Oxigraph server with ``--union-default-graph``), (1) makes that union hold every
@@ -185,11 +188,14 @@ class RemoteStore:
         """
         try:
             found = self._plain_rows(OWN_GRAPHS_QUERY, timeout_s)
-            graphs = {_graph_name(row["g"]) for row in found}
-            expected = set(self.graph_sizes())
-            if graphs != expected:
-                extra, missing = len(graphs - expected), len(expected - graphs)
+            counts = {_graph_name(row["g"]): _integer(row["n"]) for row in found}
+            expected = self.graph_sizes()
+            if counts.keys() != expected.keys():
+                extra = len(counts.keys() - expected.keys())
+                missing = len(expected.keys() - counts.keys())
                 return f"its named graphs are not the dataset's ({extra} more, {missing} missing)"
+            if counts != expected:
+                return "its named graphs do not hold the dataset's triple counts"
             distinct = count_in(self._plain_rows(UNION_SIZE_QUERY, timeout_s))
             if distinct != self.union_size():
                 return (
@@ -325,6 +331,14 @@ class RemoteStore:
 
 
 # --- shared by the synchronous and asynchronous requests ----------------------------------------
+
+
+def _integer(term: object) -> int | None:
+    """The value of an integer literal; None for anything else (never equal to a count)."""
+    try:
+        return int(term.value) if isinstance(term, ox.Literal) else None
+    except ValueError:
+        return None
 
 
 def _graph_name(term: object) -> str:
