@@ -1,10 +1,11 @@
 """The HTTP routes served from the embedded store and from each real engine (`serve --store`).
 
 One app per backend over the same built tree (the fixture tree with test_api's test queries): the
-embedded store, the Oxigraph server and Virtuoso 7, each loaded with remote_load. Every answer of
-an engine-backed app is held against the embedded app's: the same status, headers and error
-bodies; the same bytes where the engine cannot change them (ordered results without blank
-nodes, counts, ETags); the same RDF graph otherwise (blank node labels are the engine's).
+embedded store, and the Oxigraph server and Virtuoso 7 of conftest.py (one each per session,
+loaded with remote_load). Every answer of an engine-backed app is held against the embedded
+app's: the same status, headers and error bodies; the same bytes where the engine cannot change
+them (ordered results without blank nodes, counts, ETags); the same RDF graph otherwise (blank
+node labels are the engine's).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from conftest import copy_tree
-from engines import EngineServer, oxigraph_server, virtuoso_server
+from engines import EngineServer
 from psm_kg import validation_work
 from psm_kg.app import create_app
 from psm_kg.query_workers import InProcessEvaluator
 from psm_kg.remote_store import RemoteStore
-from remote_backends import BACKENDS, load_dist, remote_store, same_graph, started
+from remote_backends import BACKENDS, remote_store, same_graph
 from test_api import (
     INJECTIONS,
     TEST_QUERIES,
@@ -72,20 +73,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Served:
     return _serve(root)
 
 
-@pytest.fixture(scope="module")
-def oxigraph(served: Served) -> Iterator[EngineServer]:
-    for server in started("test_remote_http (Oxigraph server)", oxigraph_server):
-        load_dist(server, served.settings.dist_dir)
-        yield server
-
-
-@pytest.fixture(scope="module")
-def virtuoso(served: Served) -> Iterator[EngineServer]:
-    for server in started("test_remote_http (Virtuoso)", virtuoso_server):
-        load_dist(server, served.settings.dist_dir)
-        yield server
-
-
 def _app(
     served: Served, backend: str, request: pytest.FixtureRequest, **changes: object
 ) -> Iterator[TestClient]:
@@ -93,7 +80,9 @@ def _app(
     if backend == "embedded":
         app = create_app(settings, served.store, InProcessEvaluator(served.store))
     else:
-        server: EngineServer = request.getfixturevalue(backend)
+        # The session's engines (conftest.py) hold the fixture tree's dataset, which this
+        # module's tree shares: its own queries are not part of the dataset.
+        server: EngineServer = request.getfixturevalue(f"{backend}_engine")
         store = remote_store(server, settings.dist_dir, settings.max_result_bytes)
         app = create_app(settings, store)  # its own RemoteEvaluator, closed with the app
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -362,8 +351,9 @@ def test_injection_attempts_stay_data(client: TestClient, served: Served, payloa
 
 
 def test_wiring_from_settings_picks_the_remote_store(
-    served: Served, oxigraph: EngineServer
+    served: Served, oxigraph_engine: EngineServer
 ) -> None:
+    oxigraph = oxigraph_engine
     settings = dataclasses.replace(served.settings, store_url=oxigraph.query_url)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         assert isinstance(client.app.state.store, RemoteStore)  # type: ignore[attr-defined]

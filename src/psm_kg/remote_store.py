@@ -237,7 +237,8 @@ class RemoteStore:
         kind = check_query(sparql, allowed_services=allowed_services, substitutions=substitutions)
         text = substitute(sparql, {name: str(term) for name, term in (substitutions or {}).items()})
         fields: dict[str, str | list[str]] = {"query": text}
-        clauses = dataset_clauses(text) if has_dataset_clause(text) else None
+        has_clauses = has_dataset_clause(text)
+        clauses = dataset_clauses(text) if has_clauses else None
         if dataset is not None:
             # The protocol's dataset wins over FROM (SPARQL 1.1 Protocol 2.1.4); Virtuoso lets
             # FROM win, so the clauses are taken out of the text it gets.
@@ -250,7 +251,7 @@ class RemoteStore:
             # --union-default-graph keeps its union as the default graph despite FROM.
             fields["default-graph-uri"] = list(clauses.default_graphs) or [NO_GRAPH]
             fields["named-graph-uri"] = list(clauses.named_graphs) or [NO_GRAPH]
-        elif self._sends_dataset and not has_dataset_clause(text):
+        elif self._sends_dataset and not has_clauses:  # FROM it cannot resolve: left as sent
             fields["default-graph-uri"] = list(self._graphs)
             fields["named-graph-uri"] = list(self._graphs)
         return RemoteRequest(kind, fields)
